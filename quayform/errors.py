@@ -1,0 +1,55 @@
+"""The one exception tree of quayform; cli.py turns each into a message and an exit code.
+
+Leaf module: imports the standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class QuayformError(Exception):
+    """Base of every error quayform reports to the user (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One defect in a spec, located as file:line: key.path."""
+
+    file: str
+    line: int | None
+    key_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key_path}:" if self.key_path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class SpecError(QuayformError):
+    """The spec is malformed or inconsistent; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.key_path))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CycleError(SpecError):
+    """The dependency graph has a cycle; the message lists it."""
+
+
+class EngineError(QuayformError):
+    """The Docker engine could not be reached or refused a request."""
+
+
+class PlanError(QuayformError):
+    """A plan cannot be made safely (e.g. a name clash with an unmanaged object)."""
+
+
+class ApplyError(QuayformError):
+    """One or more changes failed during apply; the stack may be partly changed."""
+
+
+class ReadinessError(ApplyError):
+    """A container did not become running/healthy in time."""

@@ -1,0 +1,80 @@
+"""Checks across a validated spec: references between resources and clashes found before anything runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable
+
+from quayform.errors import SpecProblem
+from quayform.spec.models import Spec
+from quayform.spec.yaml_loader import LoadedYaml, Path, format_path
+
+Report = Callable[[Path, str], None]
+
+
+def _references(spec: Spec, report: Report) -> None:
+    for key, container in spec.containers.items():
+        for i, dep in enumerate(container.depends_on):
+            if dep == key:
+                report(("containers", key, "depends_on", i), f"containers.{key} cannot depend on itself")
+            elif dep not in spec.containers:
+                report(("containers", key, "depends_on", i), f"depends on containers.{dep}, which is not in the spec")
+        for i, net in enumerate(container.networks):
+            if net not in spec.networks:
+                report(("containers", key, "networks", i), f"uses networks.{net}, which is not in the spec")
+        for i, mount in enumerate(container.volumes):
+            if mount.kind == "volume" and mount.source not in spec.volumes:
+                report(("containers", key, "volumes", i),
+                       f"mounts volumes.{mount.source}, which is not in the spec (declare it under volumes:)")
+
+
+def _name_clashes(spec: Spec, report: Report) -> None:
+    for section, namer in (("containers", spec.container_name), ("volumes", spec.volume_name),
+                           ("networks", spec.network_name)):
+        owners: dict[str, str] = {}
+        for key in getattr(spec, section):
+            name = namer(key)
+            if name in owners:
+                report((section, key), f"{section}.{key} and {section}.{owners[name]} both use the name {name!r}")
+            else:
+                owners[name] = key
+
+
+def _port_clashes(spec: Spec, report: Report) -> None:
+    published: dict[tuple[str, str], list[tuple[str, str, int]]] = defaultdict(list)
+    for key, container in spec.containers.items():
+        for i, group in enumerate(container.ports):
+            for binding in group:
+                if binding.host_port:
+                    published[(binding.host_port, binding.protocol)].append((binding.host_ip, key, i))
+    for (port, proto), users in published.items():
+        for n, (ip, key, i) in enumerate(users):
+            for other_ip, other_key, other_i in users[:n]:
+                if ip == other_ip or not ip or not other_ip or ip == "0.0.0.0" or other_ip == "0.0.0.0":
+                    first = f"containers.{other_key}.ports[{other_i}]"
+                    report(("containers", key, "ports", i), f"host port {port}/{proto} is already published by {first}")
+                    break
+
+
+def _mount_clashes(spec: Spec, report: Report) -> None:
+    for key, container in spec.containers.items():
+        seen: dict[str, str] = {}
+        places = [(("containers", key, "volumes", i), m.target) for i, m in enumerate(container.volumes)]
+        places += [(("containers", key, "files", path), path) for path in container.files]
+        for path, target in places:
+            if target in seen:
+                report(path, f"{target} is already mounted or written by {seen[target]}")
+            else:
+                seen[target] = format_path(path)
+
+
+def check_spec(spec: Spec, loaded: LoadedYaml, file: str) -> list[SpecProblem]:
+    """Every cross-resource problem in `spec`, located in the YAML."""
+    problems: list[SpecProblem] = []
+
+    def report(path: Path, message: str) -> None:
+        problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), message))
+
+    for check in (_references, _name_clashes, _port_clashes, _mount_clashes):
+        check(spec, report)
+    return problems

@@ -1,0 +1,197 @@
+"""The spec as pydantic v2 models: every unknown key is an error, every value is parsed.
+
+Models receive data whose `${...}` references are already substituted (see spec/__init__),
+so secret-bearing values arrive as `Sensitive`; only env values, file contents and
+outputs may hold them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from quayform.sensitive import Sensitive
+from quayform.spec import values
+
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+STACK_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+DOCKER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+Key = Annotated[str, Field(pattern=KEY_PATTERN)]
+DockerName = Annotated[str, Field(pattern=DOCKER_NAME_PATTERN)]
+
+
+def _to_text(value: Any) -> Any:
+    """Scalars a user writes unquoted (numbers, booleans) become the text they meant."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return getattr(value, "text", None) or str(value)
+    return value
+
+
+def _check_text(value: Any) -> Any:
+    value = _to_text(value)
+    if value is None:
+        raise ValueError("a value is required (write \"\" for an empty string)")
+    if not isinstance(value, (str, Sensitive)):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_to_text)]
+SecretText = Annotated[Any, BeforeValidator(_check_text)]  # str or Sensitive
+Duration = Annotated[int, BeforeValidator(values.parse_duration)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Healthcheck(Model):
+    """Docker's healthcheck; durations in nanoseconds."""
+
+    test: Annotated[list[str], BeforeValidator(lambda v: v)]
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    retries: int | None = Field(default=None, ge=0)
+    start_period: Duration | None = None
+
+    @field_validator("test", mode="before")
+    @classmethod
+    def _test(cls, value: Any) -> list[str]:
+        if isinstance(value, str):
+            return ["CMD-SHELL", value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ValueError("test must be a string or a non-empty list of strings")
+        if value[0] not in ("CMD", "CMD-SHELL", "NONE"):
+            return ["CMD", *value]
+        return value
+
+
+class FileSpec(Model):
+    """A file written into a container before it starts."""
+
+    content: SecretText | None = None
+    template: str | None = None
+    mode: Annotated[int, BeforeValidator(values.parse_file_mode)] = 0o644
+    owner: str | None = Field(default=None, pattern=r"^\d+(:\d+)?$")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "FileSpec":
+        if self.content is None:
+            raise ValueError("give either content or template")
+        return self
+
+
+class Container(Model):
+    image: Text = Field(min_length=1)
+    name: DockerName | None = None
+    command: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
+    entrypoint: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
+    env: dict[str, SecretText] = Field(default_factory=dict)
+    ports: list[Annotated[list[values.PortBinding], BeforeValidator(values.parse_ports)]] = Field(default_factory=list)
+    volumes: list[Annotated[values.Mount, BeforeValidator(values.parse_mount)]] = Field(default_factory=list)
+    networks: list[Key] = Field(default_factory=list)
+    restart: Annotated[tuple[str, int], BeforeValidator(values.parse_restart)] = ("no", 0)
+    privileged: bool = False
+    user: Text | None = None
+    working_dir: str | None = None
+    labels: dict[str, Text] = Field(default_factory=dict)
+    healthcheck: Healthcheck | None = None
+    depends_on: list[Key] = Field(default_factory=list)
+    files: dict[str, FileSpec] = Field(default_factory=dict)
+
+    @field_validator("files")
+    @classmethod
+    def _absolute_paths(cls, files: dict[str, FileSpec]) -> dict[str, FileSpec]:
+        for path in files:
+            if not path.startswith("/") or path.endswith("/"):
+                raise ValueError(f"file path {path!r} must be an absolute file path in the container")
+        return files
+
+    @property
+    def port_bindings(self) -> list[values.PortBinding]:
+        return [binding for group in self.ports for binding in group]
+
+
+class Volume(Model):
+    name: DockerName | None = None
+    driver: str = "local"
+    driver_opts: dict[str, Text] = Field(default_factory=dict)
+    labels: dict[str, Text] = Field(default_factory=dict)
+
+
+class Network(Model):
+    name: DockerName | None = None
+    driver: str = "bridge"
+    internal: bool = False
+    labels: dict[str, Text] = Field(default_factory=dict)
+
+
+class EnvSecret(Model):
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class FileSecret(Model):
+    file: str = Field(min_length=1)
+
+
+def _secret_source(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1 and "env" in value:
+        return EnvSecret.model_validate(value)
+    if isinstance(value, dict) and "file" in value:
+        return FileSecret.model_validate(value)
+    raise ValueError("a secret is {env: VARIABLE} or {file: path/relative/to/spec}")
+
+
+SecretSource = Annotated[EnvSecret | FileSecret, BeforeValidator(_secret_source)]
+Scalar = Annotated[str, BeforeValidator(_to_text)]
+
+
+class Spec(Model):
+    """A whole quayform.yaml, validated and with references substituted."""
+
+    version: Literal[1]
+    stack: str = Field(pattern=STACK_PATTERN, max_length=48)
+    variables: dict[Key, Scalar] = Field(default_factory=dict)
+    secrets: dict[Key, SecretSource] = Field(default_factory=dict)
+    networks: dict[Key, Network] = Field(default_factory=dict)
+    volumes: dict[Key, Volume] = Field(default_factory=dict)
+    containers: dict[Key, Container] = Field(default_factory=dict)
+    outputs: dict[Key, SecretText] = Field(default_factory=dict)
+
+    _path: str = PrivateAttr(default="quayform.yaml")
+    _base_dir: str = PrivateAttr(default=".")
+    _ref_edges: tuple[tuple[str, str], ...] = PrivateAttr(default=())
+    _lines: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def base_dir(self) -> str:
+        return self._base_dir
+
+    @property
+    def ref_edges(self) -> tuple[tuple[str, str], ...]:
+        """(dependency address, dependent address) pairs found in ${...} references."""
+        return self._ref_edges
+
+    def line_of(self, *path: str | int) -> int | None:
+        """The spec line of a key path (or of its nearest ancestor), for error messages."""
+        for cut in range(len(path), -1, -1):
+            if tuple(path[:cut]) in self._lines:
+                return self._lines[tuple(path[:cut])]
+        return None
+
+    def container_name(self, key: str) -> str:
+        return self.containers[key].name or f"{self.stack}-{key}"
+
+    def volume_name(self, key: str) -> str:
+        return self.volumes[key].name or f"{self.stack}-{key}"
+
+    def network_name(self, key: str) -> str:
+        return self.networks[key].name or f"{self.stack}-{key}"

@@ -1,0 +1,182 @@
+"""Load YAML the way YAML 1.2 reads it, keeping the line of every key.
+
+PyYAML implements YAML 1.1, where `22:22` is the number 1342, `no` is False and
+`0600` is 384. Specs are written by people who mean what they typed, so this loader
+resolves plain scalars with the YAML 1.2 core schema instead, reads numbers with a
+leading zero as strings (`mode: 0600` stays "0600"), rejects duplicate keys (naming
+both lines) and any tag that is not a plain YAML type.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from quayform.errors import SpecProblem
+
+Path = tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+_ALLOWED_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+
+
+class YamlInt(int):
+    """An int that remembers how it was written (so `mode: 600` can be told from `0o600`)."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> "YamlInt":
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+
+class _Core12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema implicit resolvers."""
+
+
+_Core12Loader.yaml_implicit_resolvers = {}
+_RESOLVERS = [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^(?:[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("merge", r"^(?:<<)$", "<"),
+]
+for _name, _regex, _first in _RESOLVERS:
+    _Core12Loader.add_implicit_resolver(_TAG + _name, re.compile(_regex), list(_first))
+
+
+@dataclass
+class LoadedYaml:
+    """Plain Python data plus the 1-based line of every key path."""
+
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:cut]))
+            if line is not None:
+                return line
+        return None
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.lines: dict[Path, int] = {}
+        self.problems: list[SpecProblem] = []
+
+    def problem(self, node: yaml.Node, path: Path, message: str) -> None:
+        self.problems.append(SpecProblem(self.file, node.start_mark.line + 1, format_path(path), message))
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                self.problem(node, path, f"YAML tag {node.tag!r} is not allowed here")
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        if node.tag != _TAG + "map":
+            self.problem(node, path, f"YAML tag {node.tag!r} is not allowed here")
+        result: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                merged.update(self._merge_sources(value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, path, "a key must be a plain scalar")
+                continue
+            key = str(self._scalar(key_node, path))
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                self.problem(key_node, path + (key,), f"duplicate key {key!r} (first defined on line {seen[key]})")
+                continue
+            seen[key] = line
+            self.lines[path + (key,)] = line
+            result[key] = self.build(value_node, path + (key,))
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_sources(self, node: yaml.Node, path: Path) -> dict[str, Any]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                self.problem(source, path, "'<<' merges only mappings")
+                continue
+            merged.update(self._mapping(source, path))
+        return merged
+
+    def _scalar(self, node: yaml.Node, path: Path) -> Any:
+        if node.tag not in _ALLOWED_SCALAR_TAGS:
+            self.problem(node, path, f"YAML tag {node.tag!r} is not allowed (only plain strings, numbers, booleans, null)")
+            return None
+        text = node.value
+        kind = node.tag[len(_TAG):]
+        try:
+            if kind == "int":
+                return YamlInt(int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10), text)
+            if kind == "float":
+                return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
+                             .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+            if kind == "bool":
+                return text.lower() == "true"
+            if kind == "null":
+                return None
+        except ValueError:
+            self.problem(node, path, f"{text!r} is not a valid {kind}")
+            return None
+        return text
+
+
+def format_path(path: Path) -> str:
+    """('containers', 'quay', 'ports', 1) -> 'containers.quay.ports[1]'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
+            out += f"[{str(part)!r}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def load_yaml(text: str, file: str) -> LoadedYaml:
+    """Parse one YAML document; raise SpecError naming file and line on any defect."""
+    from quayform.errors import SpecError
+
+    try:
+        node = yaml.compose(text, Loader=_Core12Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        message = " ".join(filter(None, [exc.context, exc.problem]))
+        raise SpecError([SpecProblem(file, line, "", f"invalid YAML: {message}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(file, None, "", f"invalid YAML: {exc}")]) from None
+    if node is None:
+        return LoadedYaml(None)
+    builder = _Builder(file)
+    data = builder.build(node, ())
+    if builder.problems:
+        raise SpecError(builder.problems)
+    return LoadedYaml(data, builder.lines)
