@@ -100,6 +100,8 @@ class Container(Model):
     working_dir: str | None = None
     labels: dict[str, Text] = Field(default_factory=dict)
     healthcheck: Healthcheck | None = None
+    stop_signal: str | None = Field(default=None, pattern=r"^(SIG)?[A-Z0-9]+$|^[0-9]+$")
+    stop_grace_period: Duration | None = None
     depends_on: list[Key] = Field(default_factory=list)
     files: dict[str, FileSpec] = Field(default_factory=dict)
 

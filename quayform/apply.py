@@ -1,0 +1,140 @@
+"""The executor: carries out a plan's changes in dependency order with bounded parallelism.
+
+Each change becomes one or two operations (a replace is delete-then-create). An
+operation starts only when every operation it waits for has finished; a failure skips
+everything that waits on it, and independent work goes on. Apply emits ApplyEvents
+and never prints.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import networkx as nx
+
+from quayform.address import Address
+from quayform.changes import Action, ApplyEvent, ApplyResult, Change
+from quayform.errors import QuayformError
+from quayform.plan import Plan
+from quayform.resources.base import Provider
+
+EventSink = Callable[[ApplyEvent], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Operation:
+    """One step of apply; compared by identity (a replace has two steps for one address)."""
+
+    address: Address
+    verb: str  # "create" | "update" | "delete"
+    change: Change
+
+
+def operations_graph(plan: Plan) -> nx.DiGraph:
+    """Operations as a DAG: creates follow what they depend on, deletes precede it."""
+    ops = nx.DiGraph()
+    creates: dict[Address, Operation] = {}
+    deletes: dict[Address, Operation] = {}
+    for change in plan.changes:
+        if change.action in (Action.DELETE, Action.REPLACE):
+            deletes[change.address] = Operation(change.address, "delete", change)
+            ops.add_node(deletes[change.address])
+        if change.action in (Action.CREATE, Action.REPLACE, Action.UPDATE):
+            verb = "update" if change.action is Action.UPDATE else "create"
+            creates[change.address] = Operation(change.address, verb, change)
+            ops.add_node(creates[change.address])
+        if change.action is Action.REPLACE:
+            ops.add_edge(deletes[change.address], creates[change.address])
+    dag = plan.graph.dag if plan.graph else nx.DiGraph()
+    for dependency, dependent in dag.edges:
+        if dependency in creates and dependent in creates:
+            ops.add_edge(creates[dependency], creates[dependent])
+        if dependency in deletes and dependent in deletes:
+            ops.add_edge(deletes[dependent], deletes[dependency])
+    container_deletes = [op for a, op in deletes.items() if a.kind == "containers"]
+    for op in container_deletes:
+        # Containers go before the networks and volumes they may use, and before any new
+        # container, which may want the name or host port the old one holds.
+        for other in list(deletes.values()) + list(creates.values()):
+            if other.address.kind != "containers" and other.verb == "delete" or (
+                    other.address.kind == "containers" and other.verb != "delete" and other.address != op.address):
+                ops.add_edge(op, other)
+    return ops
+
+
+class Executor:
+    """Walks the operations graph with at most `parallelism` operations at a time."""
+
+    def __init__(self, providers: Mapping[str, Provider], parallelism: int, emit: EventSink,
+                 remove_volumes: bool = False):
+        self.providers = providers
+        self.parallelism = max(1, parallelism)
+        self.emit = emit
+        self.remove_volumes = remove_volumes
+
+    def run(self, plan: Plan) -> ApplyResult:
+        ops = operations_graph(plan)
+        result = ApplyResult()
+        waiting = set(ops.nodes)
+        finished: set[Operation] = set()
+        broken: set[Operation] = set()
+        running: dict[Future, Operation] = {}
+        with ThreadPoolExecutor(self.parallelism) as pool:
+            while waiting or running:
+                for op in sorted(waiting, key=lambda o: (o.verb != "delete", o.address)):
+                    predecessors = set(ops.predecessors(op))
+                    if predecessors & broken:
+                        waiting.discard(op)
+                        broken.add(op)
+                        result.skipped.append(op.address)
+                        self.emit(ApplyEvent(op.address, "skipped", op.verb, message="a change it depends on failed"))
+                    elif predecessors <= finished and len(running) < self.parallelism:
+                        waiting.discard(op)
+                        running[pool.submit(self._run_one, op)] = op
+                if not running:
+                    continue
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    op = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        finished.add(op)
+                        self._count(op, result)
+                    else:
+                        broken.add(op)
+                        result.errors.append((op.address, str(error)))
+        return result
+
+    def _run_one(self, op: Operation) -> None:
+        provider = self.providers[op.address.kind]
+        started = time.monotonic()
+        self.emit(ApplyEvent(op.address, "start", op.verb))
+        try:
+            if op.verb == "delete":
+                if op.address.kind == "containers":
+                    provider.delete(op.change, remove_volumes=self.remove_volumes)  # type: ignore[call-arg]
+                else:
+                    provider.delete(op.change)
+            else:
+                getattr(provider, op.verb)(op.change)
+                provider.wait_ready(op.change)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, QuayformError) else f"{type(exc).__name__}: {exc}"
+            self.emit(ApplyEvent(op.address, "failed", op.verb, time.monotonic() - started, message))
+            raise
+        self.emit(ApplyEvent(op.address, "done", op.verb, time.monotonic() - started))
+
+    @staticmethod
+    def _count(op: Operation, result: ApplyResult) -> None:
+        action = op.change.action
+        if action is Action.CREATE:
+            result.added += 1
+        elif action is Action.UPDATE:
+            result.changed += 1
+        elif action is Action.DELETE:
+            result.destroyed += 1
+        elif action is Action.REPLACE and op.verb == "create":
+            result.replaced += 1

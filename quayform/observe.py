@@ -1,0 +1,95 @@
+"""Read the live state of one stack from the engine, in bulk.
+
+One list call per kind (every object, so names taken by objects quayform does not
+manage are seen too), then container and image inspects in parallel. The raw answers
+are normalised by the providers' pure functions.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import docker
+
+from quayform import labels as L
+from quayform.address import Address
+from quayform.docker_client import engine_errors
+from quayform.resources.base import ImageInfo, LiveObject
+from quayform.resources.container_form import live_container
+from quayform.resources.image import inspect_image
+from quayform.resources.network import live_network
+from quayform.resources.volume import live_volume
+
+INSPECT_THREADS = 8
+
+
+@dataclass
+class LiveState:
+    """Everything plan needs to know about the engine for one stack."""
+
+    objects: dict[Address, LiveObject] = field(default_factory=dict)
+    images: dict[str, ImageInfo | None] = field(default_factory=dict)
+    # Names taken by objects of other stacks or of no stack: kind -> {name: id}.
+    foreign: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _address(kind: str, labels: dict[str, str], name: str) -> Address:
+    try:
+        address = Address.parse(labels.get(L.ADDRESS, ""))
+        if address.kind == kind:
+            return address
+    except ValueError:
+        pass
+    return Address(kind, f"?{name}")
+
+
+def _sort(state: LiveState, kind: str, stack: str, items: Iterable[tuple[str, str, dict[str, str]]]) -> list[tuple[str, str, Address]]:
+    """Split (name, id, labels) into this stack's objects and foreign names."""
+    mine = []
+    state.foreign[kind] = {}
+    for name, oid, labels in items:
+        if (labels or {}).get(L.STACK) == stack:
+            mine.append((name, oid, _address(kind, labels or {}, name)))
+        else:
+            state.foreign[kind][name] = oid
+    return mine
+
+
+def _add(state: LiveState, address: Address, name: str, oid: str, form: dict[str, Any], prefer: str | None) -> None:
+    """Record one object; a second object claiming the same address becomes an orphan to delete."""
+    existing = state.objects.get(address)
+    if existing is not None:
+        if prefer is not None and name == prefer:
+            state.objects[Address(address.kind, f"{address.key}#{existing.id[:12]}")] = existing
+        else:
+            address = Address(address.kind, f"{address.key}#{oid[:12]}")
+    state.objects[address] = LiveObject(address, name, oid, form)
+
+
+def observe_stack(api: docker.APIClient, stack: str, image_refs: Iterable[str],
+                  expected_names: Callable[[Address], str | None] = lambda a: None) -> LiveState:
+    """Read every container, volume and network of `stack`, and the spec's images."""
+    state = LiveState()
+    refs = sorted(set(image_refs))
+    with engine_errors("reading the stack from the Docker engine"), ThreadPoolExecutor(INSPECT_THREADS) as pool:
+        containers_f = pool.submit(api.containers, all=True)
+        volumes_f = pool.submit(api.volumes)
+        networks_f = pool.submit(api.networks)
+        images_f = {ref: pool.submit(inspect_image, api, ref) for ref in refs}
+        containers = _sort(state, "containers", stack,
+                           ((c["Names"][0].lstrip("/") if c.get("Names") else c["Id"][:12], c["Id"], c.get("Labels"))
+                            for c in containers_f.result()))
+        inspects = [pool.submit(api.inspect_container, cid) for _, cid, _ in containers]
+        for (name, oid, address), raw in zip(containers, (f.result() for f in inspects)):
+            _add(state, address, name, oid, live_container(raw), expected_names(address))
+        volumes = {v["Name"]: v for v in (volumes_f.result() or {}).get("Volumes") or []}
+        for name, oid, address in _sort(state, "volumes", stack, ((n, n, v.get("Labels")) for n, v in volumes.items())):
+            _add(state, address, name, oid, live_volume(volumes[oid]), expected_names(address))
+        networks = {n["Id"]: n for n in networks_f.result() or []}
+        for name, oid, address in _sort(state, "networks", stack, ((n["Name"], i, n.get("Labels")) for i, n in networks.items())):
+            _add(state, address, name, oid, live_network(networks[oid]), expected_names(address))
+        state.images = {ref: future.result() for ref, future in images_f.items()}
+    return state
+

@@ -1,0 +1,139 @@
+"""The stages composed: spec -> graph -> observe -> diff -> plan, and plan -> apply.
+
+The CLI calls these and renders what they return; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from quayform.address import Address
+from quayform.apply import EventSink, Executor
+from quayform.changes import ApplyEvent, ApplyResult
+from quayform.diff import diff_stack
+from quayform.docker_client import connect
+from quayform.errors import PlanError, SpecError, SpecProblem
+from quayform.graph import StackGraph, build_graph
+from quayform.observe import LiveState, observe_stack
+from quayform.plan import Plan, build_destroy_plan, build_plan
+from quayform.resources import POLICIES, providers_for
+from quayform.resources.container_form import desired_container
+from quayform.resources.image import pull_image
+from quayform.resources.network import desired_network
+from quayform.resources.volume import desired_volume
+from quayform.spec import Spec, load_spec
+
+
+@dataclass
+class Options:
+    """What the user asked for on the command line."""
+
+    spec_path: str = "quayform.yaml"
+    variables: Mapping[str, str] = field(default_factory=dict)
+    environ: Mapping[str, str] | None = None
+    replace: tuple[str, ...] = ()
+    parallelism: int = 10
+    remove_volumes: bool = False
+
+
+def validate(options: Options) -> tuple[Spec, StackGraph]:
+    """Load and check the spec and its graph without an engine (secrets are not read)."""
+    spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=False)
+    return spec, build_graph(spec)
+
+
+def _load(options: Options, read_secrets: bool = True) -> tuple[Spec, StackGraph]:
+    spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=read_secrets)
+    return spec, build_graph(spec)
+
+
+def _replace_addresses(options: Options, graph: StackGraph, spec: Spec) -> set[Address]:
+    addresses, problems = set(), []
+    for text in options.replace:
+        try:
+            address = Address.parse(text)
+        except ValueError as exc:
+            problems.append(SpecProblem("--replace", None, "", str(exc)))
+            continue
+        if address not in graph.dag:
+            problems.append(SpecProblem("--replace", None, "", f"{address} is not in {spec.path}"))
+        addresses.add(address)
+    if problems:
+        raise SpecError(problems)
+    return addresses
+
+
+def desired_state(spec: Spec, live: LiveState) -> dict[Address, dict[str, Any]]:
+    desired: dict[Address, dict[str, Any]] = {}
+    for key in spec.networks:
+        desired[Address("networks", key)] = desired_network(key, spec)
+    for key in spec.volumes:
+        desired[Address("volumes", key)] = desired_volume(key, spec)
+    for key, container in spec.containers.items():
+        desired[Address("containers", key)] = desired_container(key, container, spec, live.images.get(container.image))
+    return desired
+
+
+def _check_foreign_names(spec: Spec, desired: dict[Address, dict[str, Any]], live: LiveState) -> None:
+    """A name held by something quayform does not manage in this stack stops the plan early."""
+    problems = []
+    for address, want in desired.items():
+        if address in live.objects:
+            continue
+        taken = live.foreign.get(address.kind, {}).get(want["name"])
+        if taken:
+            kind = address.kind.rstrip("s")
+            problems.append(f"{address}: a {kind} named {want['name']!r} already exists and is not managed by "
+                            f"stack {spec.stack!r} (remove or rename it, or set another name in the spec)")
+    if problems:
+        raise PlanError("\n".join(problems))
+
+
+def make_plan(options: Options) -> Plan:
+    """Everything `quayform plan` shows, computed against the live engine."""
+    spec, graph = _load(options)
+    replace = _replace_addresses(options, graph, spec)
+    api = connect()
+    live = observe_stack(api, spec.stack, (c.image for c in spec.containers.values()),
+                         lambda a: _expected_name(spec, a))
+    desired = desired_state(spec, live)
+    _check_foreign_names(spec, desired, live)
+    live_forms = {a: (obj.id, obj.state) for a, obj in live.objects.items()}
+    changes, kept = diff_stack(desired, live_forms, POLICIES, replace)
+    missing = sorted(ref for ref, info in live.images.items() if info is None)
+    return build_plan(spec.stack, changes, kept, graph, missing, dict(spec.outputs))
+
+
+def _expected_name(spec: Spec, address: Address) -> str | None:
+    names = {"containers": spec.container_name, "volumes": spec.volume_name, "networks": spec.network_name}
+    if address.key in getattr(spec, address.kind, {}):
+        return names[address.kind](address.key)
+    return None
+
+
+def make_destroy_plan(options: Options) -> Plan:
+    """Delete everything labelled with the spec's stack; needs no secrets."""
+    spec, graph = _load(options, read_secrets=False)
+    api = connect()
+    live = observe_stack(api, spec.stack, ())
+    live_forms = {a: (obj.id, obj.state) for a, obj in live.objects.items()}
+    return build_destroy_plan(spec.stack, live_forms, graph, options.remove_volumes)
+
+
+def run_apply(plan: Plan, options: Options, emit: EventSink) -> ApplyResult:
+    """Pull what is missing (before changing anything), then carry out the plan."""
+    api = connect()
+    for ref in plan.images_to_pull:
+        address = next((c.address for c in plan.changes if (c.after or {}).get("image") == ref), None)
+        emit(ApplyEvent(address or Address("containers", "?"), "start", "pull", message=ref))
+        pull_image(api, ref, lambda line, a=address: emit(ApplyEvent(a, "info", "pull", message=line)))
+    executor = Executor(providers_for(api), options.parallelism, emit, remove_volumes=options.remove_volumes)
+    return executor.run(plan)
+
+
+def outputs_of(plan: Plan) -> dict[str, Any]:
+    return dict(plan.outputs)
+
+
+Progress = Callable[[ApplyEvent], None]

@@ -1,0 +1,97 @@
+"""The plan: the ordered changes for a stack, what is kept and why, and the summary line.
+
+Built from diff's output and the graph's order; knows nothing of Docker or of output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from quayform.address import KINDS, Address
+from quayform.changes import Action, Change, Kept
+from quayform.graph import StackGraph
+
+
+@dataclass
+class Plan:
+    """What apply will do, in the order it will be shown."""
+
+    stack: str
+    changes: list[Change]
+    kept: list[Kept] = field(default_factory=list)
+    unchanged: list[Address] = field(default_factory=list)
+    images_to_pull: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    graph: StackGraph | None = None
+    destroy: bool = False
+    remove_volumes: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "replace": 0, "destroy": 0}
+        key = {Action.CREATE: "add", Action.UPDATE: "change", Action.REPLACE: "replace", Action.DELETE: "destroy"}
+        for change in self.changes:
+            counts[key[change.action]] += 1
+        return counts
+
+
+def _position(graph: StackGraph | None) -> dict[Address, int]:
+    return {address: i for i, address in enumerate(graph.order())} if graph else {}
+
+
+def order_changes(changes: list[Change], graph: StackGraph | None) -> list[Change]:
+    """Spec resources in dependency order, then orphans by kind and key."""
+    position = _position(graph)
+    return sorted(changes, key=lambda c: (c.address not in position, position.get(c.address, 0),
+                                          KINDS.index(c.address.kind), c.address.key))
+
+
+def cascade_replacements(changes: list[Change], graph: StackGraph) -> list[Change]:
+    """A container on a volume or network that is being recreated must be recreated too."""
+    by_address = {c.address: c for c in changes}
+    for change in list(changes):
+        if change.action is not Action.REPLACE or change.address.kind == "containers":
+            continue
+        for dependent in graph.all_dependents_of(change.address):
+            current = by_address.get(dependent)
+            if current is None or current.action not in (Action.NOOP, Action.UPDATE):
+                continue
+            by_address[dependent] = replace(current, action=Action.REPLACE,
+                                            reason=f"it uses {change.address}, which must be replaced")
+    return [by_address[c.address] for c in changes]
+
+
+def build_plan(stack: str, changes: list[Change], kept: list[Kept], graph: StackGraph | None,
+               images_to_pull: list[str], outputs: dict[str, Any]) -> Plan:
+    if graph is not None:
+        changes = cascade_replacements(changes, graph)
+    ordered = order_changes(changes, graph)
+    return Plan(
+        stack=stack,
+        changes=[c for c in ordered if c.action is not Action.NOOP],
+        kept=sorted(kept, key=lambda k: (KINDS.index(k.address.kind), k.address.key)),
+        unchanged=[c.address for c in ordered if c.action is Action.NOOP],
+        images_to_pull=images_to_pull,
+        outputs=outputs,
+        graph=graph,
+    )
+
+
+def build_destroy_plan(stack: str, live: dict[Address, tuple[str, dict[str, Any]]], graph: StackGraph | None,
+                       remove_volumes: bool) -> Plan:
+    """Delete every object of the stack; named volumes are kept unless `remove_volumes`."""
+    changes, kept = [], []
+    for address, (live_id, have) in live.items():
+        if address.kind == "volumes" and not remove_volumes:
+            kept.append(Kept(address, "named volumes keep their data; add --volumes to delete them"))
+            continue
+        changes.append(Change(address, Action.DELETE, reason="destroy", before=have, live_id=live_id))
+    position = _position(graph)
+    # Destroy walks the graph backwards: dependents go first, then what they depend on.
+    changes.sort(key=lambda c: (-KINDS.index(c.address.kind), -position.get(c.address, -1), c.address.key))
+    return Plan(stack=stack, changes=changes, kept=sorted(kept, key=lambda k: k.address.key), graph=graph,
+                destroy=True, remove_volumes=remove_volumes)

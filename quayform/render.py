@@ -1,0 +1,199 @@
+"""Plans and apply progress as text for people and as JSON for machines.
+
+The human plan is rendered from the very dict `--json` emits, so the two never disagree.
+Secrets are already masked in that dict.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from quayform.changes import Action, ApplyEvent, ApplyResult, AttributeChange, Change, Kept
+from quayform.plan import Plan
+from quayform.sensitive import MASK, Sensitive, redact
+
+FORMAT_VERSION = "1.0"
+_ACTION_NAMES = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "replace",
+                 Action.DELETE: "delete", Action.NOOP: "no-op"}
+_STYLES = {"create": "green", "update": "yellow", "replace": "yellow", "delete": "red", "kept": "cyan"}
+_SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "kept": "#"}
+_VERBS = {"create": "will be created", "update": "will be updated in-place", "replace": "must be replaced",
+          "delete": "will be destroyed"}
+
+
+def _public(form: dict[str, Any] | None) -> dict[str, Any] | None:
+    if form is None:
+        return None
+    return redact({k: v for k, v in form.items() if not k.startswith("_")})
+
+
+def _attribute_json(attr: AttributeChange) -> dict[str, Any]:
+    return {"path": attr.path, "before": redact(attr.before), "after": redact(attr.after),
+            "forces_replacement": attr.forces_replace, "sensitive": attr.sensitive}
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "address": str(change.address),
+        "kind": change.address.kind,
+        "name": change.name,
+        "action": _ACTION_NAMES[change.action],
+        "reason": change.reason,
+        "attributes": [_attribute_json(a) for a in change.attributes],
+        "after": _public(change.after) if change.action in (Action.CREATE, Action.REPLACE) else None,
+    }
+
+
+def _kept_json(kept: Kept) -> dict[str, Any]:
+    return {"address": str(kept.address), "reason": kept.reason, "attributes": [_attribute_json(a) for a in kept.attributes]}
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The documented, versioned JSON form of a plan (no secret values in it)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "stack": plan.stack,
+        "destroy": plan.destroy,
+        "changes": [_change_json(c) for c in plan.changes],
+        "kept": [_kept_json(k) for k in plan.kept],
+        "unchanged": [str(a) for a in plan.unchanged],
+        "images_to_pull": list(plan.images_to_pull),
+        "summary": plan.summary(),
+        "outputs": {k: redact(v) for k, v in plan.outputs.items()},
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False, default=lambda v: MASK if isinstance(v, Sensitive) else str(v))
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return json.dumps(value, default=str)
+
+
+class Printer:
+    """Writes styled lines through rich; colour follows the terminal, --no-color and NO_COLOR."""
+
+    def __init__(self, stream: TextIO, color: bool):
+        from rich.console import Console
+
+        self.console = Console(file=stream, no_color=not color, highlight=False, markup=False, emoji=False,
+                               soft_wrap=True, force_terminal=None if color else False)
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        self.console.print(text, style=style)
+
+    def parts(self, *parts: tuple[str, str | None]) -> None:
+        from rich.text import Text
+
+        out = Text()
+        for text, style in parts:
+            out.append(text, style=style)
+        self.console.print(out)
+
+
+def _attribute_lines(out: Printer, attributes: list[dict[str, Any]], style: str) -> None:
+    for attr in attributes:
+        mark = "  # forces replacement" if attr["forces_replacement"] else ""
+        if attr["before"] is None:
+            out.parts(("      + ", "green"), (f"{attr['path']} = {_value(attr['after'])}", None), (mark, "dim"))
+        elif attr["after"] is None:
+            out.parts(("      - ", "red"), (f"{attr['path']} = {_value(attr['before'])}", None), (mark, "dim"))
+        else:
+            out.parts(("      ~ ", "yellow"), (f"{attr['path']} = {_value(attr['before'])} -> {_value(attr['after'])}", None),
+                      (mark, "dim"))
+
+
+def _created_lines(out: Printer, after: dict[str, Any]) -> None:
+    for key, value in after.items():
+        if value in (None, "", [], {}, False) or value == "(known after apply)" and key != "image_id":
+            continue
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                out.parts(("      + ", "green"), (f"{key}.{sub} = {_value(subvalue)}", None))
+        else:
+            out.parts(("      + ", "green"), (f"{key} = {_value(value)}", None))
+
+
+def render_plan(document: dict[str, Any], out: Printer) -> None:
+    """Terraform-style plan text from plan_to_json()'s dict."""
+    changes, kept = document["changes"], document["kept"]
+    if changes:
+        out.line("quayform will perform the following actions:")
+        out.line()
+    for change in changes:
+        action = change["action"]
+        style = _STYLES[action]
+        out.parts(("  # ", None), (change["address"], "bold"), (f" {_VERBS[action]}", None),
+                  (f" ({change['reason']})" if change["reason"] else "", "dim"))
+        out.parts((f"{_SYMBOLS[action]:>3} ", style), (f"{change['kind'].rstrip('s')} {json.dumps(change['name'])} {{", None))
+        if action == "create":
+            _created_lines(out, change["after"] or {})
+        else:
+            _attribute_lines(out, change["attributes"], style)
+        out.line("    }")
+        out.line()
+    for item in kept:
+        out.parts(("  # ", None), (item["address"], "bold"), (f" is kept: {item['reason']}", "cyan"))
+        _attribute_lines(out, item["attributes"], "cyan")
+    if kept:
+        out.line()
+    for ref in document["images_to_pull"]:
+        out.line(f"Image {ref} is not on the engine; apply will pull it first.", style="dim")
+    summary = document["summary"]
+    if not changes:
+        out.line("No changes. Your stack matches the spec.", style="bold green")
+        return
+    out.parts(("Plan: ", "bold"), (f"{summary['add']} to add, {summary['change']} to change, "
+                                   f"{summary['replace']} to replace, {summary['destroy']} to destroy.", None))
+
+
+_EVENT_WORDS = {"create": ("Creating...", "Creation complete"), "update": ("Modifying...", "Modifications complete"),
+                "delete": ("Destroying...", "Destruction complete"), "pull": ("Pulling image", "Pull complete")}
+
+
+def render_event(event: ApplyEvent, out: Printer) -> None:
+    """One progress line per operation start, finish, failure or skip."""
+    starting, finished = _EVENT_WORDS.get(event.operation, (event.operation, event.operation))
+    where = str(event.address)
+    if event.phase == "start":
+        suffix = f" {event.message}" if event.message else ""
+        out.parts((f"{where}: ", "bold"), (starting + suffix, None))
+    elif event.phase == "done":
+        out.parts((f"{where}: ", "bold"), (f"{finished} after {event.elapsed:.0f}s", None))
+    elif event.phase == "failed":
+        out.parts((f"{where}: ", "bold"), (f"{event.operation} failed: {event.message}", "red"))
+    elif event.phase == "skipped":
+        out.parts((f"{where}: ", "bold"), (f"skipped: {event.message}", "yellow"))
+    elif event.message:
+        out.parts((f"{where}: ", "dim"), (event.message, "dim"))
+
+
+def render_apply_result(result: ApplyResult, destroy: bool, out: Printer) -> None:
+    if result.errors:
+        out.line()
+        out.line(f"Apply failed: {len(result.errors)} error(s), {len(result.skipped)} change(s) skipped.", style="bold red")
+        for address, message in result.errors:
+            out.line(f"Error: {address}: {message}", style="red")
+        return
+    out.line()
+    if destroy:
+        out.line(f"Destroy complete! Resources: {result.destroyed} destroyed.", style="bold green")
+    else:
+        out.line(f"Apply complete! Resources: {result.added} added, {result.changed} changed, "
+                 f"{result.replaced} replaced, {result.destroyed} destroyed.", style="bold green")
+
+
+def render_outputs(outputs: dict[str, Any], out: Printer) -> None:
+    if not outputs:
+        return
+    out.line()
+    out.line("Outputs:")
+    out.line()
+    for name, value in outputs.items():
+        out.line(f"{name} = {_value(MASK if isinstance(value, Sensitive) else value)}")
