@@ -136,8 +136,15 @@ class EnvSecret(Model):
     env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class GenerateSecret(Model):
+    length: int = Field(default=32, ge=16, le=256)
+
+
 class FileSecret(Model):
+    """A secret in a file next to the spec; with `generate`, a missing file is created once."""
+
     file: str = Field(min_length=1)
+    generate: GenerateSecret | None = None
 
 
 def _secret_source(value: Any) -> Any:

@@ -6,6 +6,7 @@ Values come back wrapped in Sensitive; they are read here and nowhere else.
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Mapping
 
 from quayform.sensitive import Sensitive
@@ -32,9 +33,22 @@ def read_env_secret(name: str, environ: Mapping[str, str]) -> Sensitive:
     return Sensitive(environ[name])
 
 
-def read_file_secret(base_dir: str, relative: str) -> Sensitive:
+def generate_secret_file(path: str, length: int) -> None:
+    """Create `path` with a random value, mode 0600, unless it exists (never overwritten)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(length)[:length] + "\n")
+
+
+def read_file_secret(base_dir: str, relative: str, generate_length: int | None = None) -> Sensitive:
     """A secret file's content; one trailing newline (an editor's) is not part of the secret."""
     path = inside_dir(base_dir, relative)
+    if generate_length is not None:
+        generate_secret_file(path, generate_length)
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
