@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Kinds in the order they are usually created (a container needs its volumes and networks).
-KINDS: tuple[str, ...] = ("networks", "volumes", "containers")
+# Kinds in the order they are usually created (a container needs its volumes and networks;
+# users and databases live in a server container).
+KINDS: tuple[str, ...] = ("networks", "volumes", "containers", "users", "databases")
 
 
 @dataclass(frozen=True, order=True)

@@ -58,10 +58,17 @@ def operations_graph(plan: Plan) -> nx.DiGraph:
     for op in container_deletes:
         # Containers go before the networks and volumes they may use, and before any new
         # container, which may want the name or host port the old one holds.
-        for other in list(deletes.values()) + list(creates.values()):
-            if other.address.kind != "containers" and other.verb == "delete" or (
-                    other.address.kind == "containers" and other.verb != "delete" and other.address != op.address):
+        for other in deletes.values():
+            if other.address.kind in ("networks", "volumes"):
                 ops.add_edge(op, other)
+        for other in creates.values():
+            if other.address.kind == "containers" and other.address != op.address:
+                ops.add_edge(op, other)
+    for address, op in deletes.items():
+        # Users and databases are dropped while their server still runs.
+        if address.kind in ("users", "databases"):
+            for container_op in container_deletes:
+                ops.add_edge(op, container_op)
     return ops
 
 

@@ -189,16 +189,18 @@ def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
 @common_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--volumes", "remove_volumes", is_flag=True, help="Also delete the stack's named volumes and their data.")
+@click.option("--databases", "remove_databases", is_flag=True,
+              help="Also drop the stack's PostgreSQL databases and users.")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64),
               help="How many changes run at once.")
 @click.pass_context
 def destroy(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, auto_approve: bool,
-            remove_volumes: bool, parallelism: int) -> None:
-    """Remove the stack's containers and networks (and volumes with --volumes)."""
+            remove_volumes: bool, remove_databases: bool, parallelism: int) -> None:
+    """Remove the stack's containers and networks (volumes with --volumes, databases with --databases)."""
     from quayform.pipeline import make_destroy_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
-    options = obj.options(parallelism=parallelism, remove_volumes=remove_volumes)
+    options = obj.options(parallelism=parallelism, remove_volumes=remove_volumes, remove_databases=remove_databases)
     _run(ctx, obj, make_destroy_plan(options), options, auto_approve, "Do you really want to destroy the stack?")
 
 

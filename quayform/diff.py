@@ -14,7 +14,7 @@ from quayform.changes import UNKNOWN, Action, AttributeChange, Change, Kept
 from quayform.sensitive import MASK, Sensitive, contains_sensitive, reveal
 
 # Kinds whose changed definition would destroy data or cut off containers: held unless asked.
-HELD_KINDS = ("volumes", "networks")
+HELD_KINDS = ("volumes", "networks", "databases")
 
 
 def comparable(desired: Mapping[str, Any], live: Mapping[str, Any], ignored: frozenset[str] = frozenset()
@@ -22,7 +22,7 @@ def comparable(desired: Mapping[str, Any], live: Mapping[str, Any], ignored: fro
     """The two sides reduced to what can be compared (payload, unknowns and ignored fields dropped)."""
     want = {k: reveal(v) for k, v in desired.items()
             if not k.startswith("_") and k not in ignored and not (isinstance(v, str) and v == UNKNOWN)}
-    have = {k: v for k, v in live.items() if k in want}
+    have = {k: reveal(v) for k, v in live.items() if k in want}
     for key in desired.get("_partial", ()):
         if isinstance(want.get(key), dict) and isinstance(have.get(key), dict):
             have[key] = {k: v for k, v in have[key].items() if k in want[key]}
@@ -80,6 +80,10 @@ def diff_resource(address: Address, desired: dict[str, Any], live: dict[str, Any
         return Change(address, Action.CREATE, reason=None, after=desired)
     attributes = attribute_changes(desired, live, policy.replace_on, policy.mappings, policy.ignored)
     action = choose_action(True, attributes, replace_requested)
+    if action is Action.REPLACE and address.kind == "databases":
+        fixed = ", ".join(a.path for a in attributes if a.forces_replace)
+        return Kept(address, f"PostgreSQL cannot change a database's {fixed} in place and quayform never drops a "
+                             "database; dump, drop and restore it by hand if the change is needed", attributes)
     if action is Action.REPLACE and address.kind in HELD_KINDS and not replace_requested:
         return Kept(address, f"its definition changed, but recreating it would {_held_cost(address.kind)}; "
                              f"run with --replace {address} to recreate it", attributes)
@@ -107,6 +111,9 @@ def diff_stack(desired: Mapping[Address, dict[str, Any]], live: Mapping[Address,
         if address.kind == "volumes":
             kept.append(Kept(address, f"it is no longer in the spec but may hold data; delete it with "
                                       f"`docker volume rm {have.get('name')}` if it is no longer needed"))
+        elif address.kind == "databases":
+            kept.append(Kept(address, f"it is no longer in the spec; quayform never drops a database implicitly "
+                                      f"(DROP DATABASE {have.get('name')!r} by hand if it is no longer needed)"))
         else:
             changes.append(Change(address, Action.DELETE, reason="it is no longer in the spec", before=have,
                                   live_id=live_id))

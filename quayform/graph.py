@@ -61,6 +61,18 @@ def build_graph(spec: Spec) -> StackGraph:
         for mount in container.volumes:
             if mount.kind == "volume":
                 dag.add_edge(Address("volumes", mount.source), me)
+    for section in ("databases", "users"):
+        for key, item in getattr(spec, section).items():
+            server = spec.postgres.get(item.server)
+            if server is not None:
+                dag.add_edge(Address("containers", server.container), Address(section, key))
+    for key, database in spec.databases.items():
+        if database.owner:
+            dag.add_edge(Address("users", database.owner), Address("databases", key))
+    for key, user in spec.users.items():
+        # The user exists before a database it is granted on; creating the database applies the grant.
+        for target in user.grants:
+            dag.add_edge(Address("users", key), Address("databases", target))
     for dependency, dependent in spec.ref_edges:
         dag.add_edge(Address.parse(dependency), Address.parse(dependent))
     _check_acyclic(dag, spec)

@@ -93,3 +93,58 @@ def observe_stack(api: docker.APIClient, stack: str, image_refs: Iterable[str],
         state.images = {ref: future.result() for ref, future in images_f.items()}
     return state
 
+
+
+@dataclass
+class PgServerState:
+    """One server's catalog read, or why it could not be read."""
+
+    readable: bool
+    reason: str = ""
+
+
+def observe_postgres(api: docker.APIClient, stack: str, servers: dict[str, Any], running: set[str],
+                     desired: dict[Address, dict[str, Any]]) -> tuple[dict[Address, LiveObject], dict[str, PgServerState]]:
+    """Read each running server's catalog (one psql run per server) into users and databases.
+
+    Objects are matched by their COMMENT marker, or adopted by name when unmarked; a marked
+    object whose name no longer matches the spec becomes an orphan under `key#oldname`.
+    """
+    from quayform.errors import PlanError
+    from quayform.resources.pg_forms import live_database, live_user
+    from quayform.resources.postgres import MARKER, PgSession
+
+    objects: dict[Address, LiveObject] = {}
+    states: dict[str, PgServerState] = {}
+    prefix = f"{MARKER}{stack}:"
+    for key, server in servers.items():
+        if key not in running:
+            states[key] = PgServerState(False, f"its server container {server.container} is not running")
+            continue
+        wanted = {a: d for a, d in desired.items() if a.kind in ("users", "databases") and d["_server"].key == key}
+        names = {(a.kind, d["name"]): a for a, d in wanted.items()}
+        catalog = PgSession(api, server).catalog(d["name"] for a, d in wanted.items() if a.kind == "databases")
+        databases = catalog.get("databases") or []
+        for kind, rows in (("users", catalog.get("roles") or []), ("databases", databases)):
+            for raw in rows:
+                comment = raw.get("comment") or ""
+                if comment.startswith(prefix):
+                    address = Address.parse(comment[len(prefix):])
+                elif (kind, raw["name"]) in names:
+                    address = names[(kind, raw["name"])]
+                    if comment.startswith(MARKER):
+                        raise PlanError(f"{address}: {kind[:-1]} {raw['name']!r} on postgres.{key} is managed by "
+                                        f"another stack ({comment[len(MARKER):].split(':')[0]})")
+                else:
+                    continue
+                if address in wanted and wanted[address]["name"] != raw["name"]:
+                    address = Address(kind, f"{address.key}#{raw['name']}")
+                if kind == "users":
+                    form = live_user(raw, databases, wanted.get(address))
+                    form["_databases"] = [d["name"] for d in databases]
+                else:
+                    form = live_database(raw, catalog["extensions"].get(raw["name"]))
+                form["_server"] = server
+                objects[address] = LiveObject(address, raw["name"], raw["name"], form)
+        states[key] = PgServerState(True)
+    return objects, states

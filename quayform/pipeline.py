@@ -15,12 +15,13 @@ from quayform.diff import diff_stack
 from quayform.docker_client import connect
 from quayform.errors import PlanError, SpecError, SpecProblem
 from quayform.graph import StackGraph, build_graph
-from quayform.observe import LiveState, observe_stack
+from quayform.observe import LiveState, PgServerState, observe_postgres, observe_stack
 from quayform.plan import Plan, build_destroy_plan, build_plan
 from quayform.resources import POLICIES, providers_for
 from quayform.resources.container_form import desired_container
 from quayform.resources.image import pull_image
 from quayform.resources.network import desired_network
+from quayform.resources.pg_forms import desired_database, desired_user, server_ref
 from quayform.resources.volume import desired_volume
 from quayform.spec import Spec, load_spec
 
@@ -35,6 +36,7 @@ class Options:
     replace: tuple[str, ...] = ()
     parallelism: int = 10
     remove_volumes: bool = False
+    remove_databases: bool = False
 
 
 def validate(options: Options) -> tuple[Spec, StackGraph]:
@@ -58,6 +60,9 @@ def _replace_addresses(options: Options, graph: StackGraph, spec: Spec) -> set[A
             continue
         if address not in graph.dag:
             problems.append(SpecProblem("--replace", None, "", f"{address} is not in {spec.path}"))
+        elif address.kind == "databases":
+            problems.append(SpecProblem("--replace", None, "", f"{address}: quayform never drops a database to "
+                                                               "recreate it; do that by hand if you must"))
         addresses.add(address)
     if problems:
         raise SpecError(problems)
@@ -66,6 +71,10 @@ def _replace_addresses(options: Options, graph: StackGraph, spec: Spec) -> set[A
 
 def desired_state(spec: Spec, live: LiveState) -> dict[Address, dict[str, Any]]:
     desired: dict[Address, dict[str, Any]] = {}
+    for key in spec.users:
+        desired[Address("users", key)] = desired_user(key, spec)
+    for key in spec.databases:
+        desired[Address("databases", key)] = desired_database(key, spec)
     for key in spec.networks:
         desired[Address("networks", key)] = desired_network(key, spec)
     for key in spec.volumes:
@@ -79,7 +88,7 @@ def _check_foreign_names(spec: Spec, desired: dict[Address, dict[str, Any]], liv
     """A name held by something quayform does not manage in this stack stops the plan early."""
     problems = []
     for address, want in desired.items():
-        if address in live.objects:
+        if address in live.objects or address.kind in ("users", "databases"):
             continue
         taken = live.foreign.get(address.kind, {}).get(want["name"])
         if taken:
@@ -99,10 +108,38 @@ def make_plan(options: Options) -> Plan:
                          lambda a: _expected_name(spec, a))
     desired = desired_state(spec, live)
     _check_foreign_names(spec, desired, live)
-    live_forms = {a: (obj.id, obj.state) for a, obj in live.objects.items()}
+    pg_objects, pg_states = _observe_postgres(api, spec, live, desired)
+    live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}
     changes, kept = diff_stack(desired, live_forms, POLICIES, replace)
+    changes = _explain_unreadable_servers(changes, pg_states, spec)
     missing = sorted(ref for ref, info in live.images.items() if info is None)
     return build_plan(spec.stack, changes, kept, graph, missing, dict(spec.outputs))
+
+
+def _observe_postgres(api: Any, spec: Spec, live: LiveState, desired: dict[Address, dict[str, Any]]
+                      ) -> tuple[dict[Address, Any], dict[str, PgServerState]]:
+    servers = {key: server_ref(spec, key) for key in spec.postgres}
+    running = {key for key, server in spec.postgres.items()
+               if (obj := live.objects.get(Address("containers", server.container))) and obj.state.get("running")}
+    objects, states = observe_postgres(api, spec.stack, servers, running, desired)
+    for key, server in spec.postgres.items():
+        if Address("containers", server.container) not in live.objects:
+            states[key] = PgServerState(False, "")  # a fresh server: nothing to explain
+    return objects, states
+
+
+def _explain_unreadable_servers(changes: list, states: dict[str, PgServerState], spec: Spec) -> list:
+    """Objects on a server that is not running are planned as creates; say why."""
+    from dataclasses import replace as with_fields
+
+    out = []
+    for change in changes:
+        server = (change.after or {}).get("_server")
+        state = states.get(server.key) if server is not None else None
+        if state is not None and not state.readable and state.reason and change.reason is None:
+            change = with_fields(change, reason=f"{state.reason}; created if missing once it is")
+        out.append(change)
+    return out
 
 
 def _expected_name(spec: Spec, address: Address) -> str | None:
@@ -117,8 +154,10 @@ def make_destroy_plan(options: Options) -> Plan:
     spec, graph = _load(options, read_secrets=False)
     api = connect()
     live = observe_stack(api, spec.stack, ())
-    live_forms = {a: (obj.id, obj.state) for a, obj in live.objects.items()}
-    return build_destroy_plan(spec.stack, live_forms, graph, options.remove_volumes)
+    desired = {a: d for a, d in desired_state(spec, live).items() if a.kind in ("users", "databases")}
+    pg_objects, _ = _observe_postgres(api, spec, live, desired)
+    live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}
+    return build_destroy_plan(spec.stack, live_forms, graph, options.remove_volumes, options.remove_databases)
 
 
 def run_apply(plan: Plan, options: Options, emit: EventSink) -> ApplyResult:

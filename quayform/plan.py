@@ -82,16 +82,20 @@ def build_plan(stack: str, changes: list[Change], kept: list[Kept], graph: Stack
 
 
 def build_destroy_plan(stack: str, live: dict[Address, tuple[str, dict[str, Any]]], graph: StackGraph | None,
-                       remove_volumes: bool) -> Plan:
-    """Delete every object of the stack; named volumes are kept unless `remove_volumes`."""
+                       remove_volumes: bool, remove_databases: bool = False) -> Plan:
+    """Delete every object of the stack; named volumes and PostgreSQL objects are kept unless asked."""
     changes, kept = [], []
     for address, (live_id, have) in live.items():
         if address.kind == "volumes" and not remove_volumes:
             kept.append(Kept(address, "named volumes keep their data; add --volumes to delete them"))
             continue
+        if address.kind in ("databases", "users") and not remove_databases:
+            what = "their data" if address.kind == "databases" else "access to the kept databases"
+            kept.append(Kept(address, f"PostgreSQL {address.kind} are kept with {what}; add --databases to drop them"))
+            continue
         changes.append(Change(address, Action.DELETE, reason="destroy", before=have, live_id=live_id))
     position = _position(graph)
     # Destroy walks the graph backwards: dependents go first, then what they depend on.
     changes.sort(key=lambda c: (-KINDS.index(c.address.kind), -position.get(c.address, -1), c.address.key))
-    return Plan(stack=stack, changes=changes, kept=sorted(kept, key=lambda k: k.address.key), graph=graph,
+    return Plan(stack=stack, changes=changes, kept=sorted(kept, key=lambda k: (KINDS.index(k.address.kind), k.address.key)), graph=graph,
                 destroy=True, remove_volumes=remove_volumes)

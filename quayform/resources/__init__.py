@@ -9,6 +9,8 @@ from quayform.resources.container import ContainerProvider
 from quayform.resources.container_form import FIELDS as CONTAINER_FIELDS
 from quayform.resources.network import FIELDS as NETWORK_FIELDS
 from quayform.resources.network import NetworkProvider
+from quayform.resources.pg_forms import DATABASE_FIELDS, USER_FIELDS
+from quayform.resources.pg_objects import DatabaseProvider, UserProvider
 from quayform.resources.volume import FIELDS as VOLUME_FIELDS
 from quayform.resources.volume import VolumeProvider
 
@@ -16,6 +18,8 @@ POLICIES: dict[str, FieldPolicy] = {
     "containers": CONTAINER_FIELDS,
     "volumes": VOLUME_FIELDS,
     "networks": NETWORK_FIELDS,
+    "users": USER_FIELDS,
+    "databases": DATABASE_FIELDS,
 }
 
 
@@ -25,4 +29,6 @@ def providers_for(api: docker.APIClient) -> dict[str, Provider]:
         "containers": ContainerProvider(api),
         "volumes": VolumeProvider(api),
         "networks": NetworkProvider(api),
+        "users": UserProvider(api),
+        "databases": DatabaseProvider(api),
     }

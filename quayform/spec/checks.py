@@ -28,6 +28,31 @@ def _references(spec: Spec, report: Report) -> None:
                        f"mounts volumes.{mount.source}, which is not in the spec (declare it under volumes:)")
 
 
+def _postgres_references(spec: Spec, report: Report) -> None:
+    for key, server in spec.postgres.items():
+        if server.container not in spec.containers:
+            report(("postgres", key, "container"), f"runs in containers.{server.container}, which is not in the spec")
+    for section in ("databases", "users"):
+        for key, item in getattr(spec, section).items():
+            if item.server not in spec.postgres:
+                report((section, key, "server"), f"names postgres.{item.server}, which is not in the spec")
+    for key, database in spec.databases.items():
+        owner = spec.users.get(database.owner) if database.owner else None
+        if database.owner and owner is None:
+            report(("databases", key, "owner"), f"is owned by users.{database.owner}, which is not in the spec")
+        elif owner is not None and owner.server != database.server:
+            report(("databases", key, "owner"), f"users.{database.owner} is on server {owner.server!r}, "
+                                                f"not {database.server!r}")
+    for key, user in spec.users.items():
+        for target in user.grants:
+            database = spec.databases.get(target)
+            if database is None:
+                report(("users", key, "grants", target), f"grants on databases.{target}, which is not in the spec")
+            elif database.server != user.server:
+                report(("users", key, "grants", target), f"databases.{target} is on server {database.server!r}, "
+                                                         f"not {user.server!r}")
+
+
 def _name_clashes(spec: Spec, report: Report) -> None:
     for section, namer in (("containers", spec.container_name), ("volumes", spec.volume_name),
                            ("networks", spec.network_name)):
@@ -38,6 +63,15 @@ def _name_clashes(spec: Spec, report: Report) -> None:
                 report((section, key), f"{section}.{key} and {section}.{owners[name]} both use the name {name!r}")
             else:
                 owners[name] = key
+    for section, namer in (("databases", spec.database_name), ("users", spec.user_name)):
+        seen: dict[tuple[str, str], str] = {}
+        for key, item in getattr(spec, section).items():
+            name = (item.server, namer(key))
+            if name in seen:
+                report((section, key), f"{section}.{key} and {section}.{seen[name]} both use the name {name[1]!r} "
+                                       f"on server {item.server!r}")
+            else:
+                seen[name] = key
 
 
 def _port_clashes(spec: Spec, report: Report) -> None:
@@ -75,6 +109,6 @@ def check_spec(spec: Spec, loaded: LoadedYaml, file: str) -> list[SpecProblem]:
     def report(path: Path, message: str) -> None:
         problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), message))
 
-    for check in (_references, _name_clashes, _port_clashes, _mount_clashes):
+    for check in (_references, _postgres_references, _name_clashes, _port_clashes, _mount_clashes):
         check(spec, report)
     return problems

@@ -132,6 +132,53 @@ class Network(Model):
     labels: dict[str, Text] = Field(default_factory=dict)
 
 
+class PostgresServer(Model):
+    """A PostgreSQL server running in one of the spec's containers, reached with docker exec."""
+
+    container: Key
+    admin_user: str = "postgres"
+    admin_database: str = "postgres"
+    exec_user: str = "postgres"
+
+
+PRIVILEGES = ("ALL", "CONNECT", "CREATE", "TEMPORARY", "TEMP")
+
+
+def _privileges(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError("grants are a list of privileges, e.g. [ALL] or [CONNECT, TEMPORARY]")
+    out = []
+    for item in value:
+        if not isinstance(item, str) or item.upper() not in PRIVILEGES:
+            raise ValueError(f"{item!r} is not a database privilege (one of {', '.join(PRIVILEGES)})")
+        out.append(item.upper())
+    return out
+
+
+class Database(Model):
+    server: Key
+    name: str | None = Field(default=None, min_length=1, max_length=63)
+    owner: Key | None = None
+    encoding: str | None = None
+    locale: str | None = None
+    extensions: list[str] = Field(default_factory=list)
+
+
+class User(Model):
+    """A PostgreSQL role."""
+
+    server: Key
+    name: str | None = Field(default=None, min_length=1, max_length=63)
+    password: SecretText | None = None
+    login: bool = True
+    createdb: bool = False
+    createrole: bool = False
+    superuser: bool = False
+    grants: dict[Key, Annotated[list[str], BeforeValidator(_privileges)]] = Field(default_factory=dict)
+
+
 class EnvSecret(Model):
     env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -169,6 +216,9 @@ class Spec(Model):
     networks: dict[Key, Network] = Field(default_factory=dict)
     volumes: dict[Key, Volume] = Field(default_factory=dict)
     containers: dict[Key, Container] = Field(default_factory=dict)
+    postgres: dict[Key, PostgresServer] = Field(default_factory=dict)
+    databases: dict[Key, Database] = Field(default_factory=dict)
+    users: dict[Key, User] = Field(default_factory=dict)
     outputs: dict[Key, SecretText] = Field(default_factory=dict)
 
     _path: str = PrivateAttr(default="quayform.yaml")
@@ -204,3 +254,9 @@ class Spec(Model):
 
     def network_name(self, key: str) -> str:
         return self.networks[key].name or f"{self.stack}-{key}"
+
+    def database_name(self, key: str) -> str:
+        return self.databases[key].name or key
+
+    def user_name(self, key: str) -> str:
+        return self.users[key].name or key

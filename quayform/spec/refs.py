@@ -15,8 +15,9 @@ from quayform.sensitive import Sensitive
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _PART = re.compile(r"^[A-Za-z0-9_-]+$")
 
-SECTIONS = ("variables", "secrets", "containers", "volumes", "networks")
-RESOURCE_ATTRS = {"containers": ("name",), "volumes": ("name",), "networks": ("name",)}
+SECTIONS = ("variables", "secrets", "containers", "volumes", "networks", "databases", "users")
+RESOURCE_ATTRS = {"containers": ("name",), "volumes": ("name",), "networks": ("name",), "databases": ("name",),
+                  "users": ("name", "password")}
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from quayform.spec.refs import Ref, RefSyntaxError, substitute
 from quayform.spec.secrets import inside_dir
 from quayform.spec.yaml_loader import LoadedYaml, Path, format_path
 
-RESOURCE_SECTIONS = ("networks", "volumes", "containers")
+RESOURCE_SECTIONS = ("networks", "volumes", "containers", "users", "databases")
 
 
 def _secret_allowed(path: Path) -> bool:
-    if path[:1] == ("outputs",):
+    if path[:1] == ("outputs",) or (path[:1] == ("users",) and path[2:3] == ("password",)):
         return True
     if path[:1] == ("containers",) and len(path) >= 4:
         return path[2] == "env" or (path[2] == "files" and path[4:5] == ("content",))
@@ -52,7 +52,9 @@ class Resolver:
     def resource_name(self, section: str, key: str) -> str:
         entry = self._section(section).get(key)
         given = entry.get("name") if isinstance(entry, dict) else None
-        return given if isinstance(given, str) else f"{self.raw.get('stack')}-{key}"
+        if isinstance(given, str):
+            return given
+        return key if section in ("users", "databases") else f"{self.raw.get('stack')}-{key}"
 
     def lookup(self, ref: Ref) -> str | Sensitive:
         if ref.section == "variables":
@@ -65,7 +67,18 @@ class Resolver:
             return self.secrets.get(ref.key, Sensitive(""))
         if ref.key not in self._section(ref.section):
             raise LookupError(f"{ref} names no resource {ref.section}.{ref.key}")
+        if ref.attr == "password":
+            return self._user_password(ref)
         return self.resource_name(ref.section, ref.key)
+
+    def _user_password(self, ref: Ref) -> str | Sensitive:
+        """A user's password is usable in templates (e.g. a DSN in a config file), never shown."""
+        entry = self._section("users").get(ref.key)
+        value = entry.get("password") if isinstance(entry, dict) else None
+        if not isinstance(value, str):
+            raise LookupError(f"{ref}: users.{ref.key} has no password")
+        resolved = substitute(value, self.lookup)
+        return resolved if isinstance(resolved, Sensitive) else Sensitive(resolved)
 
     def text(self, value: str, path: Path, line: int | None = None, file: str | None = None) -> Any:
         """Substitute one string; report problems at `path` and record the edges."""

@@ -150,3 +150,27 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("validate", "plan", "apply", "destroy"):
         assert command in result.stdout
+
+
+@pytest.mark.docker
+def test_unpullable_image_fails_before_anything_changes(tmp_path: Path, stack: str, engine) -> None:
+    write_spec(tmp_path, stack, "networks:\n  n: {}\ncontainers:\n  a: {image: 'quayform-test/absent:1', networks: [n]}\n")
+    planned = quayform("plan", "--no-color", cwd=tmp_path)
+    assert "Image quayform-test/absent:1 is not on the engine; apply will pull it first." in planned.stdout
+    result = quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Error: image quayform-test/absent:1 is not on this engine and cannot be pulled" in result.stderr
+    assert engine.networks(filters={"label": f"io.quayform.stack={stack}"}) == []
+
+
+@pytest.mark.docker
+def test_name_taken_by_an_unmanaged_container_is_refused(tmp_path: Path, stack: str, engine) -> None:
+    foreign = engine.create_container(BUSYBOX, name=f"{stack}-a", command=["true"])
+    try:
+        write_spec(tmp_path, stack, f"containers:\n  a: {{image: {BUSYBOX}}}\n")
+        result = quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path)
+        assert result.returncode == 1
+        assert f"containers.a: a container named '{stack}-a' already exists and is not managed" in result.stderr
+        assert engine.inspect_container(foreign["Id"])["Config"]["Labels"] == {}
+    finally:
+        engine.remove_container(foreign["Id"], force=True)
