@@ -56,20 +56,35 @@ def operations_graph(plan: Plan) -> nx.DiGraph:
             ops.add_edge(deletes[dependent], deletes[dependency])
     container_deletes = [op for a, op in deletes.items() if a.kind == "containers"]
     for op in container_deletes:
-        # Containers go before the networks and volumes they may use, and before any new
+        # A container goes before the network and volumes it uses, and before any new
         # container, which may want the name or host port the old one holds.
         for other in deletes.values():
-            if other.address.kind in ("networks", "volumes"):
-                ops.add_edge(op, other)
+            if other.address.kind in ("networks", "volumes") and _uses(op.change, other.change):
+                _add_edge_if_acyclic(ops, op, other)
         for other in creates.values():
             if other.address.kind == "containers" and other.address != op.address:
-                ops.add_edge(op, other)
+                _add_edge_if_acyclic(ops, op, other)
     for address, op in deletes.items():
         # Users and databases are dropped while their server still runs.
         if address.kind in ("users", "databases"):
             for container_op in container_deletes:
-                ops.add_edge(op, container_op)
+                _add_edge_if_acyclic(ops, op, container_op)
     return ops
+
+
+def _uses(container: Change, other: Change) -> bool:
+    """Does the live container attach to this network or mount this volume?"""
+    live = container.before or {}
+    name = (other.before or {}).get("name")
+    if other.address.kind == "networks":
+        return name in (live.get("networks") or {})
+    return any(m.startswith(f"volume:{name}:") for m in live.get("mounts") or [])
+
+
+def _add_edge_if_acyclic(ops: nx.DiGraph, first: Operation, then: Operation) -> None:
+    """Ordering rules of thumb never override the spec's own dependencies."""
+    if not nx.has_path(ops, then, first):
+        ops.add_edge(first, then)
 
 
 class Executor:
@@ -102,6 +117,8 @@ class Executor:
                         waiting.discard(op)
                         running[pool.submit(self._run_one, op)] = op
                 if not running:
+                    if waiting and not any(set(ops.predecessors(o)) & broken for o in waiting):
+                        raise RuntimeError("apply cannot make progress: the operations depend on each other in a cycle")
                     continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:

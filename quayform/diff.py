@@ -56,7 +56,7 @@ def attribute_changes(desired: Mapping[str, Any], live: Mapping[str, Any], repla
             paths.add(full[:depth])
     changes = []
     for path in sorted(paths, key=lambda p: tuple(str(x) for x in p)):
-        secret = contains_sensitive(_lookup(desired, path))
+        secret = contains_sensitive(_lookup(desired, path)) or contains_sensitive(_lookup(live, path))
         before, after = _lookup(have, path), _lookup(want, path)
         if secret:
             before, after = (MASK if before is not None else None), MASK

@@ -13,6 +13,7 @@ STACK = PREFIX + "stack"
 ADDRESS = PREFIX + "address"
 CONFIG_HASH = PREFIX + "config-hash"
 FILES = PREFIX + "files"
+SENSITIVE_ENV = PREFIX + "sensitive-env"  # names (never values) of env vars that hold secrets
 
 
 def _canonical(value: Any) -> Any:

@@ -54,11 +54,11 @@ def cascade_replacements(changes: list[Change], graph: StackGraph) -> list[Chang
     """A container on a volume or network that is being recreated must be recreated too."""
     by_address = {c.address: c for c in changes}
     for change in list(changes):
-        if change.action is not Action.REPLACE or change.address.kind == "containers":
+        if change.action is not Action.REPLACE or change.address.kind not in ("volumes", "networks"):
             continue
-        for dependent in graph.all_dependents_of(change.address):
+        for dependent in graph.dependents_of(change.address):
             current = by_address.get(dependent)
-            if current is None or current.action not in (Action.NOOP, Action.UPDATE):
+            if current is None or dependent.kind != "containers" or current.action not in (Action.NOOP, Action.UPDATE):
                 continue
             by_address[dependent] = replace(current, action=Action.REPLACE,
                                             reason=f"it uses {change.address}, which must be replaced")

@@ -111,7 +111,7 @@ def _attribute_lines(out: Printer, attributes: list[dict[str, Any]], style: str)
 
 def _created_lines(out: Printer, after: dict[str, Any]) -> None:
     for key, value in after.items():
-        if value in (None, "", [], {}, False) or value == "(known after apply)" and key != "image_id":
+        if value is None or value is False or value in ("", [], {}) or value == "(known after apply)" and key != "image_id":
             continue
         if isinstance(value, dict):
             for sub, subvalue in value.items():

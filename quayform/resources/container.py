@@ -136,6 +136,7 @@ class ContainerProvider:
             L.ADDRESS: desired["_address"],
             L.CONFIG_HASH: desired["_config_hash"],
             L.FILES: json.dumps(desired["files"], sort_keys=True),
+            L.SENSITIVE_ENV: ",".join(desired["_sensitive_env"]),
         }
 
     @staticmethod

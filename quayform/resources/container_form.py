@@ -99,8 +99,8 @@ def desired_container(key: str, container: Container, spec: Spec, image: ImageIn
     entrypoint = container.entrypoint if container.entrypoint is not None else (image.entrypoint if known else UNKNOWN)
     if container.command is not None:
         command: Any = container.command
-    elif container.entrypoint is not None:
-        command = None  # Docker drops the image's CMD when the entrypoint is overridden
+    elif container.entrypoint:
+        command = None  # Docker drops the image's CMD when the entrypoint is overridden (not when emptied)
     else:
         command = image.cmd if known else UNKNOWN
     mounts = {m.target: _mount_form(m, spec) for m in container.volumes}
@@ -135,6 +135,7 @@ def desired_container(key: str, container: Container, spec: Spec, image: ImageIn
     desired["_spec"] = container
     desired["_address"] = address
     desired["_stack"] = spec.stack
+    desired["_sensitive_env"] = sorted(k for k, v in container.env.items() if isinstance(v, Sensitive))
     desired["_volume_names"] = {m.target: spec.volume_name(m.source) for m in container.volumes if m.kind == "volume"}
     desired["_binds"] = {m.target: bind_source(m, spec) for m in container.volumes if m.kind == "bind"}
     desired["_config_hash"] = L.config_hash(desired)
@@ -177,13 +178,17 @@ def live_container(raw: Mapping[str, Any]) -> dict[str, Any]:
         files = json.loads(container_labels.get(L.FILES, "{}"))
     except ValueError:
         files = {}
+    env: dict[str, Any] = split_env(config.get("Env"))
+    for key in filter(None, container_labels.get(L.SENSITIVE_ENV, "").split(",")):
+        if key in env:
+            env[key] = Sensitive(env[key])  # a secret the spec no longer names must stay hidden too
     return {
         "name": raw.get("Name", "").lstrip("/"),
         "image": config.get("Image"),
         "image_id": raw.get("Image"),
         "command": config.get("Cmd"),
         "entrypoint": config.get("Entrypoint"),
-        "env": split_env(config.get("Env")),
+        "env": env,
         "ports": sorted(ports),
         "mounts": sorted(mounts),
         "networks": networks,

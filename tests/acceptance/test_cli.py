@@ -174,3 +174,15 @@ def test_name_taken_by_an_unmanaged_container_is_refused(tmp_path: Path, stack: 
         assert engine.inspect_container(foreign["Id"])["Config"]["Labels"] == {}
     finally:
         engine.remove_container(foreign["Id"], force=True)
+
+
+@pytest.mark.docker
+def test_a_secret_env_var_removed_from_the_spec_stays_hidden(tmp_path: Path, stack: str) -> None:
+    write_spec(tmp_path, stack, GOOD)
+    assert quayform("apply", "--auto-approve", cwd=tmp_path).returncode == 0
+    write_spec(tmp_path, stack, GOOD.replace('    env: {TOKEN: "${secrets.token}"}\n', ""))
+    for args in (("plan", "--no-color"), ("plan", "--json")):
+        result = quayform(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert SECRET not in result.stdout
+        assert "env.TOKEN" in result.stdout and "(sensitive)" in result.stdout
