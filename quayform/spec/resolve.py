@@ -40,6 +40,7 @@ class Resolver:
     secrets: Mapping[str, Sensitive]
     problems: list[SpecProblem] = field(default_factory=list)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    _resolving: set[str] = field(default_factory=set)
 
     def problem(self, path: Path, message: str, line: int | None = None, file: str | None = None) -> None:
         line = line if line is not None else self.loaded.line_of(path)
@@ -53,8 +54,18 @@ class Resolver:
         entry = self._section(section).get(key)
         given = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(given, str):
-            return given
+            return self._nested(f"{section}.{key}.name", given)
         return key if section in ("users", "databases") else f"{self.raw.get('stack')}-{key}"
+
+    def _nested(self, what: str, value: str) -> str | Sensitive:
+        """Resolve a value that another reference points at (a name with ${variables...}); no loops."""
+        if what in self._resolving:
+            raise LookupError(f"${{{what}}} refers back to itself")
+        self._resolving.add(what)
+        try:
+            return substitute(value, self.lookup)
+        finally:
+            self._resolving.discard(what)
 
     def lookup(self, ref: Ref) -> str | Sensitive:
         if ref.section == "variables":
@@ -77,7 +88,7 @@ class Resolver:
         value = entry.get("password") if isinstance(entry, dict) else None
         if not isinstance(value, str):
             raise LookupError(f"{ref}: users.{ref.key} has no password")
-        resolved = substitute(value, self.lookup)
+        resolved = self._nested(f"users.{ref.key}.password", value)
         return resolved if isinstance(resolved, Sensitive) else Sensitive(resolved)
 
     def text(self, value: str, path: Path, line: int | None = None, file: str | None = None) -> Any:

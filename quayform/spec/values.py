@@ -7,6 +7,7 @@ ValueError with a message that quotes the input and says what is expected.
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 import re
 import shlex
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ def parse_ports(value: Any) -> list[PortBinding]:
         ip, bracket, rest = text[1:].partition("]")
         if not bracket or not rest.startswith(":"):
             raise ValueError(f"{original!r} is not a valid port mapping")
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ValueError(f"{original!r} is not a valid port mapping ({ip!r} is not an IP address)") from None
         host_ip, text = ip, rest[1:]
         parts = text.split(":")
         if len(parts) != 2:
@@ -140,14 +145,14 @@ def parse_duration(value: Any) -> int:
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"{value!r} is not a duration: it is negative")
-        return int(value * 1_000_000_000)
+        return int(Decimal(getattr(value, "text", None) or str(value)) * 1_000_000_000)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a duration (e.g. \"2s\", \"1m30s\")")
     pos, total = 0, 0
     for match in _DURATION_PART.finditer(value):
         if match.start() != pos:
             break
-        total += int(float(match.group(1)) * _UNIT_NS[match.group(2)])
+        total += int(Decimal(match.group(1)) * _UNIT_NS[match.group(2)])
         pos = match.end()
     if pos != len(value):
         raise ValueError(f"{value!r} is not a duration (e.g. \"2s\", \"1m30s\", \"500ms\")")

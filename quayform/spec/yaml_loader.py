@@ -34,6 +34,17 @@ class YamlInt(int):
         return obj
 
 
+class YamlFloat(float):
+    """A float that remembers how it was written (so `tag: 15.10` stays "15.10" as text)."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> "YamlFloat":
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+
 class _Core12Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core-schema implicit resolvers."""
 
@@ -98,7 +109,9 @@ class _Builder:
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
+                explicit_lines = dict(self.lines)
                 merged.update(self._merge_sources(value_node, path))
+                self.lines.update(explicit_lines)  # keys written out keep their own lines
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem(key_node, path, "a key must be a plain scalar")
@@ -135,8 +148,8 @@ class _Builder:
             if kind == "int":
                 return YamlInt(int(text, 0) if text[:2] in ("0o", "0x") else int(text, 10), text)
             if kind == "float":
-                return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
-                             .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+                return YamlFloat(float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
+                             .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan")), text)
             if kind == "bool":
                 return text.lower() == "true"
             if kind == "null":
