@@ -23,26 +23,26 @@ _TAG = "tag:yaml.org,2002:"
 _ALLOWED_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 
 
-class YamlInt(int):
+def _keeping_text(base: type) -> type:
+    """A subclass of int or float whose values remember the text they were written as."""
+
+    class Number(base):  # type: ignore[valid-type, misc]
+        text: str
+
+        def __new__(cls, value: Any, text: str) -> Any:
+            obj = super().__new__(cls, value)
+            obj.text = text
+            return obj
+
+    return Number
+
+
+class YamlInt(_keeping_text(int)):  # type: ignore[misc]
     """An int that remembers how it was written (so `mode: 600` can be told from `0o600`)."""
 
-    text: str
 
-    def __new__(cls, value: int, text: str) -> "YamlInt":
-        obj = super().__new__(cls, value)
-        obj.text = text
-        return obj
-
-
-class YamlFloat(float):
+class YamlFloat(_keeping_text(float)):  # type: ignore[misc]
     """A float that remembers how it was written (so `tag: 15.10` stays "15.10" as text)."""
-
-    text: str
-
-    def __new__(cls, value: float, text: str) -> "YamlFloat":
-        obj = super().__new__(cls, value)
-        obj.text = text
-        return obj
 
 
 class _Core12Loader(yaml.SafeLoader):
