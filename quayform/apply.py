@@ -39,6 +39,11 @@ def operations_graph(plan: Plan) -> nx.DiGraph:
     creates: dict[Address, Operation] = {}
     deletes: dict[Address, Operation] = {}
     for change in plan.changes:
+        if change.action is Action.REPLACE and (change.after or {}).get("_cbd"):
+            # create_before_destroy: one operation that starts the new one before removing the old
+            creates[change.address] = Operation(change.address, "create_before_destroy", change)
+            ops.add_node(creates[change.address])
+            continue
         if change.action in (Action.DELETE, Action.REPLACE):
             deletes[change.address] = Operation(change.address, "delete", change)
             ops.add_node(deletes[change.address])
@@ -160,5 +165,5 @@ class Executor:
             result.changed += 1
         elif action is Action.DELETE:
             result.destroyed += 1
-        elif action is Action.REPLACE and op.verb == "create":
+        elif action is Action.REPLACE and op.verb != "delete":
             result.replaced += 1

@@ -117,17 +117,19 @@ def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str
 @cli.command()
 @common_options
 @click.option("--replace", multiple=True, metavar="ADDRESS", help="Plan to recreate this resource (repeatable).")
+@click.option("--target", multiple=True, metavar="ADDRESS",
+              help="Only this resource and what it depends on (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.pass_context
 def plan(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, replace: tuple[str, ...],
-         as_json: bool, detailed_exitcode: bool) -> None:
+         target: tuple[str, ...], as_json: bool, detailed_exitcode: bool) -> None:
     """Show what apply would change."""
     from quayform.pipeline import make_plan
     from quayform.render import dumps, plan_to_json, render_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
-    the_plan = make_plan(obj.options(replace=replace))
+    the_plan = make_plan(obj.options(replace=replace, target=target))
     document = plan_to_json(the_plan)
     if as_json:
         click.echo(dumps(document))
@@ -171,17 +173,19 @@ def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_app
 @cli.command()
 @common_options
 @click.option("--replace", multiple=True, metavar="ADDRESS", help="Recreate this resource (repeatable).")
+@click.option("--target", multiple=True, metavar="ADDRESS",
+              help="Only this resource and what it depends on (repeatable).")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64),
               help="How many changes run at once.")
 @click.pass_context
 def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, replace: tuple[str, ...],
-          auto_approve: bool, parallelism: int) -> None:
+          target: tuple[str, ...], auto_approve: bool, parallelism: int) -> None:
     """Make the engine match the spec."""
     from quayform.pipeline import make_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
-    options = obj.options(replace=replace, parallelism=parallelism)
+    options = obj.options(replace=replace, target=target, parallelism=parallelism)
     _run(ctx, obj, make_plan(options), options, auto_approve, "Do you want to perform these actions?")
 
 
@@ -191,16 +195,19 @@ def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
 @click.option("--volumes", "remove_volumes", is_flag=True, help="Also delete the stack's named volumes and their data.")
 @click.option("--databases", "remove_databases", is_flag=True,
               help="Also drop the stack's PostgreSQL databases and users.")
+@click.option("--target", multiple=True, metavar="ADDRESS",
+              help="Only this resource and what depends on it (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64),
               help="How many changes run at once.")
 @click.pass_context
 def destroy(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, auto_approve: bool,
-            remove_volumes: bool, remove_databases: bool, parallelism: int) -> None:
+            remove_volumes: bool, remove_databases: bool, target: tuple[str, ...], parallelism: int) -> None:
     """Remove the stack's containers and networks (volumes with --volumes, databases with --databases)."""
     from quayform.pipeline import make_destroy_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
-    options = obj.options(parallelism=parallelism, remove_volumes=remove_volumes, remove_databases=remove_databases)
+    options = obj.options(parallelism=parallelism, remove_volumes=remove_volumes, remove_databases=remove_databases,
+                          target=target)
     _run(ctx, obj, make_destroy_plan(options), options, auto_approve, "Do you really want to destroy the stack?")
 
 

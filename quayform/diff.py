@@ -23,6 +23,12 @@ def comparable(desired: Mapping[str, Any], live: Mapping[str, Any], ignored: fro
     want = {k: reveal(v) for k, v in desired.items()
             if not k.startswith("_") and k not in ignored and not (isinstance(v, str) and v == UNKNOWN)}
     have = {k: reveal(v) for k, v in live.items() if k in want}
+    for name in ignored:
+        key, dot, sub = name.partition(".")
+        if dot:  # ignore one key of a mapping attribute, e.g. env.BUILD_ID
+            for side in (want, have):
+                if isinstance(side.get(key), dict):
+                    side[key] = {k: v for k, v in side[key].items() if k != sub}
     for key in desired.get("_partial", ()):
         if isinstance(want.get(key), dict) and isinstance(have.get(key), dict):
             have[key] = {k: v for k, v in have[key].items() if k in want[key]}
@@ -78,7 +84,8 @@ def diff_resource(address: Address, desired: dict[str, Any], live: dict[str, Any
     """The change for one resource in the spec (held kinds come back as Kept unless replace is asked)."""
     if live is None:
         return Change(address, Action.CREATE, reason=None, after=desired)
-    attributes = attribute_changes(desired, live, policy.replace_on, policy.mappings, policy.ignored)
+    ignored = policy.ignored | frozenset(desired.get("_ignore", ()))
+    attributes = attribute_changes(desired, live, policy.replace_on, policy.mappings, ignored)
     action = choose_action(True, attributes, replace_requested)
     if action is Action.REPLACE and address.kind == "databases":
         fixed = ", ".join(a.path for a in attributes if a.forces_replace)

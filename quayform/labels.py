@@ -13,6 +13,7 @@ STACK = PREFIX + "stack"
 ADDRESS = PREFIX + "address"
 CONFIG_HASH = PREFIX + "config-hash"
 FILES = PREFIX + "files"
+PREVENT_DESTROY = PREFIX + "prevent-destroy"
 SENSITIVE_ENV = PREFIX + "sensitive-env"  # names (never values) of env vars that hold secrets
 
 
@@ -35,6 +36,11 @@ def config_hash(desired: dict[str, Any]) -> str:
 def content_digest(address: str, path: str, content: str) -> str:
     """Digest of a file's content, salted with where it goes, so equal secrets do not look equal."""
     return hashlib.sha256(f"{address}\0{path}\0{content}".encode()).hexdigest()[:32]
+
+
+def lifecycle_labels(desired: dict[str, Any]) -> dict[str, str]:
+    """Labels that make a resource's guards survive its removal from the spec."""
+    return {PREVENT_DESTROY: "true"} if desired.get("_prevent_destroy") else {}
 
 
 def ours(labels: dict[str, str] | None) -> dict[str, str]:

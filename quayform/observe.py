@@ -129,7 +129,7 @@ def observe_postgres(api: docker.APIClient, stack: str, servers: dict[str, Any],
             for raw in rows:
                 comment = raw.get("comment") or ""
                 if comment.startswith(prefix):
-                    address = Address.parse(comment[len(prefix):])
+                    address = Address.parse(comment[len(prefix):].split(":")[0])
                 elif (kind, raw["name"]) in names:
                     address = names[(kind, raw["name"])]
                     if comment.startswith(MARKER):
@@ -145,6 +145,7 @@ def observe_postgres(api: docker.APIClient, stack: str, servers: dict[str, Any],
                 else:
                     form = live_database(raw, catalog["extensions"].get(raw["name"]))
                 form["_server"] = server
+                form["_prevent_destroy"] = comment.endswith(":prevent_destroy")
                 objects[address] = LiveObject(address, raw["name"], raw["name"], form)
         states[key] = PgServerState(True)
     return objects, states

@@ -16,7 +16,7 @@ from quayform.docker_client import connect
 from quayform.errors import PlanError, SpecError, SpecProblem
 from quayform.graph import StackGraph, build_graph
 from quayform.observe import LiveState, PgServerState, observe_postgres, observe_stack
-from quayform.plan import Plan, build_destroy_plan, build_plan
+from quayform.plan import Plan, build_destroy_plan, build_plan, check_prevent_destroy, select_targets
 from quayform.resources import POLICIES, providers_for
 from quayform.resources.container_form import desired_container
 from quayform.resources.image import pull_image
@@ -34,6 +34,7 @@ class Options:
     variables: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] | None = None
     replace: tuple[str, ...] = ()
+    target: tuple[str, ...] = ()
     parallelism: int = 10
     remove_volumes: bool = False
     remove_databases: bool = False
@@ -50,22 +51,28 @@ def _load(options: Options, read_secrets: bool = True) -> tuple[Spec, StackGraph
     return spec, build_graph(spec)
 
 
-def _replace_addresses(options: Options, graph: StackGraph, spec: Spec) -> set[Address]:
+def _addresses(texts: tuple[str, ...], flag: str, graph: StackGraph, spec: Spec) -> set[Address]:
     addresses, problems = set(), []
-    for text in options.replace:
+    for text in texts:
         try:
             address = Address.parse(text)
         except ValueError as exc:
-            problems.append(SpecProblem("--replace", None, "", str(exc)))
+            problems.append(SpecProblem(flag, None, "", str(exc)))
             continue
         if address not in graph.dag:
-            problems.append(SpecProblem("--replace", None, "", f"{address} is not in {spec.path}"))
-        elif address.kind == "databases":
-            problems.append(SpecProblem("--replace", None, "", f"{address}: quayform never drops a database to "
-                                                               "recreate it; do that by hand if you must"))
+            problems.append(SpecProblem(flag, None, "", f"{address} is not in {spec.path}"))
         addresses.add(address)
     if problems:
         raise SpecError(problems)
+    return addresses
+
+
+def _replace_addresses(options: Options, graph: StackGraph, spec: Spec) -> set[Address]:
+    addresses = _addresses(options.replace, "--replace", graph, spec)
+    databases = [a for a in addresses if a.kind == "databases"]
+    if databases:
+        raise SpecError([SpecProblem("--replace", None, "", f"{a}: quayform never drops a database to recreate it; "
+                                                            "do that by hand if you must") for a in databases])
     return addresses
 
 
@@ -81,7 +88,27 @@ def desired_state(spec: Spec, live: LiveState) -> dict[Address, dict[str, Any]]:
         desired[Address("volumes", key)] = desired_volume(key, spec)
     for key, container in spec.containers.items():
         desired[Address("containers", key)] = desired_container(key, container, spec, live.images.get(container.image))
+    for address, form in desired.items():
+        lifecycle = getattr(spec, address.kind)[address.key].lifecycle
+        form["_prevent_destroy"] = lifecycle.prevent_destroy
+        form["_ignore"] = tuple(lifecycle.ignore_changes)
+        form["_cbd"] = lifecycle.create_before_destroy
     return desired
+
+
+def _check_ignore_changes(spec: Spec) -> None:
+    problems = []
+    for kind, policy in POLICIES.items():
+        known = policy.replace_on | policy.update_in_place
+        for key, item in getattr(spec, kind).items():
+            for i, name in enumerate(item.lifecycle.ignore_changes):
+                if name.split(".")[0] not in known:
+                    path = f"{kind}.{key}.lifecycle.ignore_changes[{i}]"
+                    problems.append(SpecProblem(spec.path, spec.line_of(kind, key, "lifecycle", "ignore_changes", i),
+                                                path, f"{name!r} is not an attribute of {kind} "
+                                                      f"(one of {', '.join(sorted(known))})"))
+    if problems:
+        raise SpecError(problems)
 
 
 def _check_foreign_names(spec: Spec, desired: dict[Address, dict[str, Any]], live: LiveState) -> None:
@@ -102,6 +129,7 @@ def _check_foreign_names(spec: Spec, desired: dict[Address, dict[str, Any]], liv
 def make_plan(options: Options) -> Plan:
     """Everything `quayform plan` shows, computed against the live engine."""
     spec, graph = _load(options)
+    _check_ignore_changes(spec)
     replace = _replace_addresses(options, graph, spec)
     api = connect()
     live = observe_stack(api, spec.stack, (c.image for c in spec.containers.values()),
@@ -113,7 +141,10 @@ def make_plan(options: Options) -> Plan:
     changes, kept = diff_stack(desired, live_forms, POLICIES, replace)
     changes = _explain_unreadable_servers(changes, pg_states, spec)
     missing = sorted(ref for ref, info in live.images.items() if info is None)
-    return build_plan(spec.stack, changes, kept, graph, missing, dict(spec.outputs))
+    plan = build_plan(spec.stack, changes, kept, graph, missing, dict(spec.outputs))
+    plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
+    check_prevent_destroy(plan)
+    return plan
 
 
 def _observe_postgres(api: Any, spec: Spec, live: LiveState, desired: dict[Address, dict[str, Any]]
@@ -157,13 +188,17 @@ def make_destroy_plan(options: Options) -> Plan:
     desired = {a: d for a, d in desired_state(spec, live).items() if a.kind in ("users", "databases")}
     pg_objects, _ = _observe_postgres(api, spec, live, desired)
     live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}
-    return build_destroy_plan(spec.stack, live_forms, graph, options.remove_volumes, options.remove_databases)
+    plan = build_destroy_plan(spec.stack, live_forms, graph, options.remove_volumes, options.remove_databases)
+    plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
+    check_prevent_destroy(plan)
+    return plan
 
 
 def run_apply(plan: Plan, options: Options, emit: EventSink) -> ApplyResult:
     """Pull what is missing (before changing anything), then carry out the plan."""
     api = connect()
-    for ref in plan.images_to_pull:
+    needed = {(c.after or {}).get("image") for c in plan.changes if c.action.value in ("+", "-/+")}
+    for ref in (r for r in plan.images_to_pull if r in needed):
         address = next((c.address for c in plan.changes if (c.after or {}).get("image") == ref), None)
         emit(ApplyEvent(address or Address("containers", "?"), "start", "pull", message=ref))
         pull_image(api, ref, lambda line, a=address: emit(ApplyEvent(a, "info", "pull", message=line)))

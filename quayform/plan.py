@@ -10,6 +10,7 @@ from typing import Any
 
 from quayform.address import KINDS, Address
 from quayform.changes import Action, Change, Kept
+from quayform.errors import PlanError
 from quayform.graph import StackGraph
 
 
@@ -26,6 +27,7 @@ class Plan:
     graph: StackGraph | None = None
     destroy: bool = False
     remove_volumes: bool = False
+    targets: list[Address] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -99,3 +101,30 @@ def build_destroy_plan(stack: str, live: dict[Address, tuple[str, dict[str, Any]
     changes.sort(key=lambda c: (-KINDS.index(c.address.kind), -position.get(c.address, -1), c.address.key))
     return Plan(stack=stack, changes=changes, kept=sorted(kept, key=lambda k: (KINDS.index(k.address.kind), k.address.key)), graph=graph,
                 destroy=True, remove_volumes=remove_volumes)
+
+
+def check_prevent_destroy(plan: Plan) -> None:
+    """A plan that would delete or replace a guarded resource fails, naming each one."""
+    blocked = []
+    for change in plan.changes:
+        if change.action not in (Action.DELETE, Action.REPLACE):
+            continue
+        if (change.after or {}).get("_prevent_destroy") or (change.before or {}).get("_prevent_destroy"):
+            verb = "replace" if change.action is Action.REPLACE else "destroy"
+            blocked.append(f"{change.address} has lifecycle.prevent_destroy set, but this plan would {verb} it")
+    if blocked:
+        raise PlanError("\n".join(blocked) + "\n(remove prevent_destroy from the spec first, or leave it out with --target)")
+
+
+def select_targets(plan: Plan, targets: set[Address]) -> Plan:
+    """Keep only the targeted resources and what they depend on (destroy: what depends on them)."""
+    if not targets:
+        return plan
+    graph = plan.graph
+    wanted = set(targets)
+    for target in targets:
+        if graph is not None:
+            wanted |= graph.all_dependents_of(target) if plan.destroy else graph.all_dependencies_of(target)
+    return replace(plan, changes=[c for c in plan.changes if c.address in wanted],
+                   kept=[k for k in plan.kept if k.address in wanted],
+                   unchanged=[a for a in plan.unchanged if a in wanted], targets=sorted(targets))

@@ -154,7 +154,8 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
 
 
 _EVENT_WORDS = {"create": ("Creating...", "Creation complete"), "update": ("Modifying...", "Modifications complete"),
-                "delete": ("Destroying...", "Destruction complete"), "pull": ("Pulling image", "Pull complete")}
+                "delete": ("Destroying...", "Destruction complete"), "pull": ("Pulling image", "Pull complete"),
+                "create_before_destroy": ("Replacing (new one first)...", "Replacement complete")}
 
 
 def render_event(event: ApplyEvent, out: Printer) -> None:

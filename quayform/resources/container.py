@@ -6,6 +6,7 @@ The comparable forms live in container_form.py; this module only carries out cha
 from __future__ import annotations
 
 import io
+import secrets
 import json
 import tarfile
 import time
@@ -75,9 +76,39 @@ class ContainerProvider:
 
     # -- create -----------------------------------------------------------------------------
     def create(self, change: Change) -> None:
+        """Create under a staging name, configure, start, then take the real name.
+
+        A container that holds its real name is therefore always complete: one left
+        behind by an interrupted apply still has its staging name, and the next plan
+        replaces it.
+        """
         desired = change.after or {}
-        container: Container = desired["_spec"]
         keep = (change.before or {}).get("_anonymous_volumes", {}) if change.action.is_replace else {}
+        cid = self._create_started(desired, keep)
+        self._take_name(cid, desired["name"])
+
+    def create_before_destroy(self, change: Change) -> None:
+        """Start the new container (staging name) and wait for it before removing the old one."""
+        desired = change.after or {}
+        cid = self._create_started(desired, {})
+        try:
+            self.wait_ready(change, name=cid)
+        except BaseException:
+            self._remove(cid, remove_volumes=True)
+            raise
+        self.delete(change)
+        self._take_name(cid, desired["name"])
+
+    def _take_name(self, cid: str, name: str) -> None:
+        try:
+            self.api.rename(cid, name)
+        except docker.errors.APIError as exc:
+            self._remove(cid, remove_volumes=False)
+            raise ApplyError(f"cannot name the new container {name}: {describe(exc)}") from None
+
+    def _create_started(self, desired: dict[str, Any], keep: dict[str, str]) -> str:
+        container: Container = desired["_spec"]
+        staging = f"{desired['name']}-qf-{secrets.token_hex(4)}"
         networks = list(desired["networks"].items())
         first_net, first_aliases = networks[0]
         with engine_errors(f"creating container {desired['name']}"):
@@ -91,7 +122,7 @@ class ContainerProvider:
             endpoint = self.api.create_endpoint_config(aliases=first_aliases or None)
             created = self.api.create_container(
                 image=desired["image"],
-                name=desired["name"],
+                name=staging,
                 command=container.command,
                 entrypoint=container.entrypoint,
                 environment=[f"{k}={v}" for k, v in reveal(container.env).items()],
@@ -119,6 +150,7 @@ class ContainerProvider:
             # Never leave a created-but-unstarted container behind: the next plan recreates it.
             self._remove(cid, remove_volumes=not keep)
             raise
+        return cid
 
     def _start(self, cid: str, name: str) -> None:
         try:
@@ -137,6 +169,7 @@ class ContainerProvider:
             L.CONFIG_HASH: desired["_config_hash"],
             L.FILES: json.dumps(desired["files"], sort_keys=True),
             L.SENSITIVE_ENV: ",".join(desired["_sensitive_env"]),
+            **L.lifecycle_labels(desired),
         }
 
     @staticmethod
@@ -192,9 +225,9 @@ class ContainerProvider:
 
     # -- readiness --------------------------------------------------------------------------
     def wait_ready(self, change: Change, timeout: float | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> None:
+                   sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
         """Return once the container runs and, if it has a healthcheck, is healthy."""
-        name = (change.after or {})["name"]
+        name = name or (change.after or {})["name"]
         deadline = time.monotonic() + (timeout or self._default_timeout(change))
         while True:
             with engine_errors(f"inspecting container {name}"):

@@ -203,4 +203,5 @@ def live_container(raw: Mapping[str, Any]) -> dict[str, Any]:
         "files": files,
         "running": bool((raw.get("State") or {}).get("Running")),
         "_anonymous_volumes": anonymous,
+        "_prevent_destroy": container_labels.get(L.PREVENT_DESTROY) == "true",
     }

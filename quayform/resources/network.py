@@ -36,6 +36,7 @@ def live_network(raw: Mapping[str, Any]) -> dict[str, Any]:
         "driver": raw.get("Driver") or "bridge",
         "internal": bool(raw.get("Internal")),
         "labels": L.ours(raw.get("Labels")),
+        "_prevent_destroy": (raw.get("Labels") or {}).get(L.PREVENT_DESTROY) == "true",
     }
 
 
@@ -53,7 +54,8 @@ class NetworkProvider:
                 desired["name"],
                 driver=desired["driver"],
                 internal=desired["internal"],
-                labels={**desired["labels"], L.STACK: desired["_stack"], L.ADDRESS: desired["_address"]},
+                labels={**desired["labels"], L.STACK: desired["_stack"], L.ADDRESS: desired["_address"],
+                        **L.lifecycle_labels(desired)},
                 check_duplicate=True,
             )
 

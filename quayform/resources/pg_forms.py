@@ -62,8 +62,9 @@ def _acl_grantee(item: str) -> tuple[str, str]:
     return "".join(name), ""
 
 
-def marker(stack: str, address: str) -> str:
-    return f"{MARKER}{stack}:{address}"
+def marker(stack: str, address: str, prevent_destroy: bool = False) -> str:
+    """The COMMENT that marks a role or database as this stack's (and guarded, if it is)."""
+    return f"{MARKER}{stack}:{address}" + (":prevent_destroy" if prevent_destroy else "")
 
 
 def server_ref(spec: Spec, key: str) -> ServerRef:
@@ -85,7 +86,7 @@ def desired_database(key: str, spec: Spec) -> dict[str, Any]:
         "extensions": sorted(set(database.extensions)),
         "_partial": ("extensions",),
         "_server": server_ref(spec, database.server),
-        "_marker": marker(spec.stack, f"databases.{key}"),
+        "_marker": marker(spec.stack, f"databases.{key}", database.lifecycle.prevent_destroy),
         "_grants": grants,
         "_encoding": database.encoding,
         "_locale": database.locale,
@@ -113,7 +114,7 @@ def desired_user(key: str, spec: Spec) -> dict[str, Any]:
         "password": user.password if user.password is not None else UNKNOWN,
         "grants": {spec.database_name(db): privileges(p) for db, p in user.grants.items()},
         "_server": server_ref(spec, user.server),
-        "_marker": marker(spec.stack, f"users.{key}"),
+        "_marker": marker(spec.stack, f"users.{key}", user.lifecycle.prevent_destroy),
     }
 
 

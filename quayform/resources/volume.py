@@ -35,6 +35,7 @@ def live_volume(raw: Mapping[str, Any]) -> dict[str, Any]:
         "driver": raw.get("Driver") or "local",
         "driver_opts": dict(raw.get("Options") or {}),
         "labels": L.ours(raw.get("Labels")),
+        "_prevent_destroy": (raw.get("Labels") or {}).get(L.PREVENT_DESTROY) == "true",
     }
 
 
@@ -52,7 +53,8 @@ class VolumeProvider:
                 name=desired["name"],
                 driver=desired["driver"],
                 driver_opts=desired["driver_opts"] or None,
-                labels={**desired["labels"], L.STACK: desired["_stack"], L.ADDRESS: desired["_address"]},
+                labels={**desired["labels"], L.STACK: desired["_stack"], L.ADDRESS: desired["_address"],
+                        **L.lifecycle_labels(desired)},
             )
 
     def update(self, change: Change) -> None:

@@ -63,11 +63,11 @@ def _secrets(raw: dict, loaded: LoadedYaml, file: str, base_dir: str, environ: M
             if isinstance(source, dict) and isinstance(source.get("env"), str):
                 values[name] = read_env_secret(source["env"], environ)
             elif isinstance(source, dict) and isinstance(source.get("file"), str):
-                generate = source.get("generate")
-                length = None
-                if isinstance(generate, dict):
-                    length = generate.get("length", 32) if isinstance(generate.get("length", 32), int) else 32
-                values[name] = read_file_secret(base_dir, source["file"], length)
+                generate = source.get("generate") if isinstance(source.get("generate"), dict) else None
+                length = generate.get("length", 32) if generate else None
+                encoding = generate.get("format", "urlsafe") if generate else "urlsafe"
+                valid = isinstance(length, int) and encoding in ("urlsafe", "base64")
+                values[name] = read_file_secret(base_dir, source["file"], length if valid else None, encoding)
         except (SecretUnavailable, ValueError) as exc:
             problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), f"secret {name!r} is unavailable: {exc}"))
     return values

@@ -102,6 +102,22 @@ def _mount_clashes(spec: Spec, report: Report) -> None:
                 seen[target] = format_path(path)
 
 
+def _lifecycles(spec: Spec, report: Report) -> None:
+    for section in ("networks", "volumes", "users", "databases"):
+        for key, item in getattr(spec, section).items():
+            if item.lifecycle.create_before_destroy:
+                report((section, key, "lifecycle", "create_before_destroy"),
+                       "create_before_destroy works for containers only")
+    for key, container in spec.containers.items():
+        if not container.lifecycle.create_before_destroy:
+            continue
+        fixed = [b for b in container.port_bindings if b.host_port]
+        if fixed:
+            report(("containers", key, "lifecycle", "create_before_destroy"),
+                   f"cannot work: the new container could not publish host port {fixed[0].host_port} "
+                   "while the old one holds it (publish a random port, e.g. \"127.0.0.1::80\", or drop the flag)")
+
+
 def check_spec(spec: Spec, loaded: LoadedYaml, file: str) -> list[SpecProblem]:
     """Every cross-resource problem in `spec`, located in the YAML."""
     problems: list[SpecProblem] = []
@@ -109,6 +125,7 @@ def check_spec(spec: Spec, loaded: LoadedYaml, file: str) -> list[SpecProblem]:
     def report(path: Path, message: str) -> None:
         problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), message))
 
-    for check in (_references, _postgres_references, _name_clashes, _port_clashes, _mount_clashes):
+    for check in (_references, _postgres_references, _name_clashes, _port_clashes, _mount_clashes,
+                  _lifecycles):
         check(spec, report)
     return problems

@@ -49,6 +49,14 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
+class Lifecycle(Model):
+    """Terraform-style guards: refuse to delete, ignore some drift, or replace without downtime."""
+
+    prevent_destroy: bool = False
+    ignore_changes: list[str] = Field(default_factory=list)
+    create_before_destroy: bool = False
+
+
 class Healthcheck(Model):
     """Docker's healthcheck; durations in nanoseconds."""
 
@@ -104,6 +112,7 @@ class Container(Model):
     stop_grace_period: Duration | None = None
     depends_on: list[Key] = Field(default_factory=list)
     files: dict[str, FileSpec] = Field(default_factory=dict)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
     @field_validator("files")
     @classmethod
@@ -119,6 +128,7 @@ class Container(Model):
 
 
 class Volume(Model):
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     name: DockerName | None = None
     driver: str = "local"
     driver_opts: dict[str, Text] = Field(default_factory=dict)
@@ -126,6 +136,7 @@ class Volume(Model):
 
 
 class Network(Model):
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     name: DockerName | None = None
     driver: str = "bridge"
     internal: bool = False
@@ -158,6 +169,7 @@ def _privileges(value: Any) -> Any:
 
 
 class Database(Model):
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     server: Key
     name: str | None = Field(default=None, min_length=1, max_length=63)
     owner: Key | None = None
@@ -171,6 +183,7 @@ class User(Model):
 
     server: Key
     name: str | None = Field(default=None, min_length=1, max_length=63)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     password: SecretText | None = None
     login: bool = True
     createdb: bool = False
@@ -184,7 +197,10 @@ class EnvSecret(Model):
 
 
 class GenerateSecret(Model):
+    """urlsafe: `length` characters of [A-Za-z0-9_-]; base64: standard base64 of `length` random bytes."""
+
     length: int = Field(default=32, ge=16, le=256)
+    format: Literal["urlsafe", "base64"] = "urlsafe"
 
 
 class FileSecret(Model):

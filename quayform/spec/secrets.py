@@ -5,6 +5,7 @@ Values come back wrapped in Sensitive; they are read here and nowhere else.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from typing import Mapping
@@ -33,7 +34,7 @@ def read_env_secret(name: str, environ: Mapping[str, str]) -> Sensitive:
     return Sensitive(environ[name])
 
 
-def generate_secret_file(path: str, length: int) -> None:
+def generate_secret_file(path: str, length: int, encoding: str = "urlsafe") -> None:
     """Create `path` with a random value, mode 0600, unless it exists (never overwritten)."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
@@ -41,14 +42,18 @@ def generate_secret_file(path: str, length: int) -> None:
     except FileExistsError:
         return
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(length)[:length] + "\n")
+        if encoding == "base64":
+            handle.write(base64.b64encode(secrets.token_bytes(length)).decode() + "\n")
+        else:
+            handle.write(secrets.token_urlsafe(length)[:length] + "\n")
 
 
-def read_file_secret(base_dir: str, relative: str, generate_length: int | None = None) -> Sensitive:
+def read_file_secret(base_dir: str, relative: str, generate_length: int | None = None,
+                     generate_format: str = "urlsafe") -> Sensitive:
     """A secret file's content; one trailing newline (an editor's) is not part of the secret."""
     path = inside_dir(base_dir, relative)
     if generate_length is not None:
-        generate_secret_file(path, generate_length)
+        generate_secret_file(path, generate_length, generate_format)
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()

@@ -98,6 +98,7 @@ MANUAL_BUSYBOX = {
     "files": {},
     "running": True,
     "_anonymous_volumes": {"/cache": "087fd7995799d03e23fd9bf73619619a13a0f8a20e4e9faa139f3b51707038b8"},
+    "_prevent_destroy": False,
 }
 
 MANUAL_POSTGRES_CREATED = {
@@ -122,6 +123,7 @@ MANUAL_POSTGRES_CREATED = {
     "files": {},
     "running": False,
     "_anonymous_volumes": {},
+    "_prevent_destroy": False,
 }
 
 QUAYFORM_WEB = {
@@ -145,6 +147,7 @@ QUAYFORM_WEB = {
     "files": {"/etc/motd": "0644 0:0 4b75617bc90329704ef45cad929b2424"},
     "running": True,
     "_anonymous_volumes": {"/cache": "b3da50a8d2dfc0c379cf0b750a9f8cff5587baccf3f22914df1a9daf302d462e"},
+    "_prevent_destroy": False,
 }
 
 
@@ -330,8 +333,10 @@ def test_config_hash_ignores_payload_and_changes_with_the_secret(recorded_spec):
 def test_live_volume_and_network_match_the_spec(recorded_spec):
     volume = live_volume(load("quayform-volume-data.json"))
     network = live_network(load("quayform-network-backend.json"))
-    assert volume == {"name": "fixture-rec-data", "driver": "local", "driver_opts": {}, "labels": {}}
-    assert network == {"name": "fixture-rec-backend", "driver": "bridge", "internal": False, "labels": {}}
+    assert volume == {"name": "fixture-rec-data", "driver": "local", "driver_opts": {}, "labels": {},
+                      "_prevent_destroy": False}
+    assert network == {"name": "fixture-rec-backend", "driver": "bridge", "internal": False, "labels": {},
+                       "_prevent_destroy": False}
     assert attribute_changes(desired_volume("data", recorded_spec), volume, VOLUME_FIELDS.replace_on,
                              VOLUME_FIELDS.mappings) == ()
     assert attribute_changes(desired_network("backend", recorded_spec), network, NETWORK_FIELDS.replace_on,
@@ -343,4 +348,4 @@ def test_live_network_keeps_user_labels_only():
     raw["Labels"]["team"] = "db"
     raw["Internal"] = True
     assert live_network(raw) == {"name": "fixture-rec-backend", "driver": "bridge", "internal": True,
-                                 "labels": {"team": "db"}}
+                                 "labels": {"team": "db"}, "_prevent_destroy": False}
