@@ -103,6 +103,7 @@ class Executor:
         self.remove_volumes = remove_volumes
 
     def run(self, plan: Plan) -> ApplyResult:
+        """Run every operation; on Ctrl-C, let the ones in flight finish and start no more."""
         ops = operations_graph(plan)
         result = ApplyResult()
         waiting = set(ops.nodes)
@@ -111,21 +112,20 @@ class Executor:
         running: dict[Future, Operation] = {}
         with ThreadPoolExecutor(self.parallelism) as pool:
             while waiting or running:
-                for op in sorted(waiting, key=lambda o: (o.verb != "delete", o.address)):
-                    predecessors = set(ops.predecessors(op))
-                    if predecessors & broken:
-                        waiting.discard(op)
-                        broken.add(op)
-                        result.skipped.append(op.address)
-                        self.emit(ApplyEvent(op.address, "skipped", op.verb, message="a change it depends on failed"))
-                    elif predecessors <= finished and len(running) < self.parallelism:
-                        waiting.discard(op)
-                        running[pool.submit(self._run_one, op)] = op
+                if not result.interrupted:
+                    self._start_ready(ops, waiting, finished, broken, running, pool, result)
+                elif waiting:
+                    result.skipped += sorted(op.address for op in waiting)
+                    waiting.clear()
                 if not running:
                     if waiting and not any(set(ops.predecessors(o)) & broken for o in waiting):
                         raise RuntimeError("apply cannot make progress: the operations depend on each other in a cycle")
                     continue
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    result.interrupted = True
+                    continue
                 for future in done:
                     op = running.pop(future)
                     error = future.exception()
@@ -136,6 +136,20 @@ class Executor:
                         broken.add(op)
                         result.errors.append((op.address, str(error)))
         return result
+
+    def _start_ready(self, ops: nx.DiGraph, waiting: set[Operation], finished: set[Operation],
+                     broken: set[Operation], running: dict[Future, Operation], pool: ThreadPoolExecutor,
+                     result: ApplyResult) -> None:
+        for op in sorted(waiting, key=lambda o: (o.verb != "delete", o.address)):
+            predecessors = set(ops.predecessors(op))
+            if predecessors & broken:
+                waiting.discard(op)
+                broken.add(op)
+                result.skipped.append(op.address)
+                self.emit(ApplyEvent(op.address, "skipped", op.verb, message="a change it depends on failed"))
+            elif predecessors <= finished and len(running) < self.parallelism:
+                waiting.discard(op)
+                running[pool.submit(self._run_one, op)] = op
 
     def _run_one(self, op: Operation) -> None:
         provider = self.providers[op.address.kind]

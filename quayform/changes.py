@@ -102,3 +102,4 @@ class ApplyResult:
     destroyed: int = 0
     errors: list[tuple[Address, str]] = field(default_factory=list)
     skipped: list[Address] = field(default_factory=list)
+    interrupted: bool = False

@@ -15,7 +15,7 @@ import click
 
 from quayform import __version__
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -63,7 +63,7 @@ class QuayformGroup(click.Group):
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 def _color_wanted(ctx: click.Context) -> bool | None:
@@ -120,21 +120,29 @@ def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str
 @click.option("--target", multiple=True, metavar="ADDRESS",
               help="Only this resource and what it depends on (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("-out", "--out", "out", metavar="FILE", help="Save the plan (no secrets in it) for `apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.pass_context
 def plan(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, replace: tuple[str, ...],
-         target: tuple[str, ...], as_json: bool, detailed_exitcode: bool) -> None:
+         target: tuple[str, ...], as_json: bool, out: str | None, detailed_exitcode: bool) -> None:
     """Show what apply would change."""
     from quayform.pipeline import make_plan
     from quayform.render import dumps, plan_to_json, render_plan
 
+    from quayform.pipeline import save_plan_file
+
     obj = _context(ctx, spec_path, variables, no_color)
-    the_plan = make_plan(obj.options(replace=replace, target=target))
+    options = obj.options(replace=replace, target=target)
+    the_plan = make_plan(options)
     document = plan_to_json(the_plan)
     if as_json:
         click.echo(dumps(document))
     else:
         render_plan(document, obj.printer())
+    if out:
+        save_plan_file(out, the_plan, document, options)
+        if not as_json:
+            click.echo(f"\nSaved the plan to {out}. To perform exactly these actions, run: quayform apply {out}")
     if detailed_exitcode and the_plan.has_changes:
         ctx.exit(EXIT_CHANGES)
 
@@ -164,29 +172,59 @@ def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_app
     out.line()
     result = run_apply(the_plan, options, lambda event: render_event(event, out))
     render_apply_result(result, the_plan.destroy, out)
+    if result.interrupted:
+        ctx.exit(EXIT_INTERRUPTED)
     if result.errors:
         ctx.exit(EXIT_ERROR)
     if not the_plan.destroy:
         render_outputs(the_plan.outputs, out)
 
 
+LOCK_TIMEOUT = click.option("--lock-timeout", default="0s", show_default=True, metavar="DURATION",
+                            help="How long to wait for another apply/destroy of this stack to finish.")
+
+
+def _seconds(text: str) -> float:
+    from quayform.spec.values import parse_duration
+
+    try:
+        return parse_duration(text) / 1e9
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lock-timeout") from None
+
+
 @cli.command()
 @common_options
+@click.argument("plan_file", required=False, metavar="[FILE]")
 @click.option("--replace", multiple=True, metavar="ADDRESS", help="Recreate this resource (repeatable).")
 @click.option("--target", multiple=True, metavar="ADDRESS",
               help="Only this resource and what it depends on (repeatable).")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64),
               help="How many changes run at once.")
+@LOCK_TIMEOUT
 @click.pass_context
-def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, replace: tuple[str, ...],
-          target: tuple[str, ...], auto_approve: bool, parallelism: int) -> None:
-    """Make the engine match the spec."""
-    from quayform.pipeline import make_plan
+def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, plan_file: str | None,
+          replace: tuple[str, ...], target: tuple[str, ...], auto_approve: bool, parallelism: int,
+          lock_timeout: str) -> None:
+    """Make the engine match the spec (or carry out a saved plan FILE exactly)."""
+    from quayform.pipeline import locked, make_plan, plan_from_file
 
     obj = _context(ctx, spec_path, variables, no_color)
-    options = obj.options(replace=replace, target=target, parallelism=parallelism)
-    _run(ctx, obj, make_plan(options), options, auto_approve, "Do you want to perform these actions?")
+    options = obj.options(replace=replace, target=target, parallelism=parallelism, lock_timeout=_seconds(lock_timeout))
+    if plan_file:
+        from quayform.pipeline import load_plan_file
+
+        options.spec_path = load_plan_file(plan_file)["options"]["spec_path"]
+    with locked(options, "apply", _warn):
+        if plan_file:
+            _run(ctx, obj, plan_from_file(plan_file, options), options, True, "")
+        else:
+            _run(ctx, obj, make_plan(options), options, auto_approve, "Do you want to perform these actions?")
+
+
+def _warn(message: str) -> None:
+    click.secho(f"Warning: {message}", fg="yellow", err=True)
 
 
 @cli.command()
@@ -199,16 +237,112 @@ def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
               help="Only this resource and what depends on it (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64),
               help="How many changes run at once.")
+@LOCK_TIMEOUT
 @click.pass_context
 def destroy(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, auto_approve: bool,
-            remove_volumes: bool, remove_databases: bool, target: tuple[str, ...], parallelism: int) -> None:
+            remove_volumes: bool, remove_databases: bool, target: tuple[str, ...], parallelism: int,
+            lock_timeout: str) -> None:
     """Remove the stack's containers and networks (volumes with --volumes, databases with --databases)."""
-    from quayform.pipeline import make_destroy_plan
+    from quayform.pipeline import locked, make_destroy_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
     options = obj.options(parallelism=parallelism, remove_volumes=remove_volumes, remove_databases=remove_databases,
-                          target=target)
-    _run(ctx, obj, make_destroy_plan(options), options, auto_approve, "Do you really want to destroy the stack?")
+                          target=target, lock_timeout=_seconds(lock_timeout))
+    with locked(options, "destroy", _warn):
+        _run(ctx, obj, make_destroy_plan(options), options, auto_approve, "Do you really want to destroy the stack?")
+
+
+@cli.command()
+@common_options
+@click.argument("plan_file", required=False, metavar="[FILE]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the same format as plan --json).")
+@click.pass_context
+def show(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool,
+         plan_file: str | None, as_json: bool) -> None:
+    """Show a saved plan FILE, or the live stack as the engine has it."""
+    from quayform.render import dumps, live_to_json, render_live, render_plan
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    if plan_file:
+        from quayform.pipeline import load_plan_file
+
+        document = load_plan_file(plan_file)["plan"]
+        click.echo(dumps(document)) if as_json else render_plan(document, obj.printer())
+        return
+    from quayform.pipeline import live_resources
+
+    stack, objects = live_resources(obj.options())
+    document = live_to_json(stack, objects)
+    click.echo(dumps(document)) if as_json else render_live(document, obj.printer())
+
+
+@cli.command()
+@common_options
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the outputs as JSON.")
+@click.pass_context
+def output(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool,
+           name: str | None, as_json: bool) -> None:
+    """Print the spec's outputs (one by NAME); secret ones show as (sensitive)."""
+    from quayform.pipeline import spec_outputs
+    from quayform.render import dumps
+    from quayform.sensitive import redact
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    outputs = redact(spec_outputs(obj.options()))
+    if name is not None:
+        if name not in outputs:
+            raise click.UsageError(f"no output named {name!r} (outputs: {', '.join(outputs) or 'none'})")
+        click.echo(dumps(outputs[name]) if as_json else outputs[name])
+        return
+    if as_json:
+        click.echo(dumps(outputs))
+    else:
+        for key, value in outputs.items():
+            click.echo(f"{key} = {value}")
+
+
+@cli.command()
+@common_options
+@click.pass_context
+def graph(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool) -> None:
+    """Print the dependency graph in DOT, each resource labelled with its planned action."""
+    from quayform.pipeline import make_plan
+    from quayform.render import graph_to_dot
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    click.echo(graph_to_dot(make_plan(obj.options())))
+
+
+@cli.command(name="import")
+@common_options
+@click.argument("address")
+@click.argument("name")
+@LOCK_TIMEOUT
+@click.pass_context
+def import_(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, address: str,
+            name: str, lock_timeout: str) -> None:
+    """Adopt the existing container NAME as ADDRESS (the next apply replaces it, keeping its volumes)."""
+    from quayform.pipeline import import_container, locked
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    options = obj.options(lock_timeout=_seconds(lock_timeout))
+    with locked(options, "import", _warn):
+        cid = import_container(options, address, name)
+    click.echo(f"Imported container {name} ({cid[:12]}) as {address}. Run `quayform plan` to see it replaced "
+               "by a managed container that keeps its volumes.")
+
+
+@cli.command(name="force-unlock")
+@common_options
+@click.pass_context
+def force_unlock(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool) -> None:
+    """Remove the stack's lock, whoever holds it (only when that process is really gone)."""
+    from quayform.pipeline import force_unlock as remove_lock
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    holder = remove_lock(obj.options())
+    click.echo(f"Removed the lock held by {holder}." if holder else "The stack was not locked.")
 
 
 def main() -> None:

@@ -53,3 +53,15 @@ class ApplyError(QuayformError):
 
 class ReadinessError(ApplyError):
     """A container did not become running/healthy in time."""
+
+
+class LockHeldError(QuayformError):
+    """Another quayform process holds the stack's lock."""
+
+
+class PlanStaleError(QuayformError):
+    """A saved plan no longer matches the spec, its secrets or the live state."""
+
+
+class InterruptedApply(ApplyError):
+    """Apply was interrupted; operations in flight finished, none were started after."""

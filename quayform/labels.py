@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -13,18 +14,28 @@ STACK = PREFIX + "stack"
 ADDRESS = PREFIX + "address"
 CONFIG_HASH = PREFIX + "config-hash"
 FILES = PREFIX + "files"
+MARKER = PREFIX + "marker"  # quayform's own bookkeeping objects (import markers)
+IMPORT_ID = PREFIX + "import-id"
 PREVENT_DESTROY = PREFIX + "prevent-destroy"
 SENSITIVE_ENV = PREFIX + "sensitive-env"  # names (never values) of env vars that hold secrets
 
 
-def _canonical(value: Any) -> Any:
+def _canonical(value: Any, salt: bytes | None = None) -> Any:
     if isinstance(value, Sensitive):
+        if salt is not None:
+            return {"sensitive": hmac.new(salt, value.reveal().encode(), hashlib.sha256).hexdigest()}
         return {"sensitive": value.digest()}
     if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items() if not str(k).startswith("_")}
+        return {str(k): _canonical(v, salt) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
+        return [_canonical(v, salt) for v in value]
     return value
+
+
+def fingerprint(value: Any, salt: bytes) -> str:
+    """A keyed digest of a form (secrets included), for saved plans: equal forms, equal digests."""
+    text = json.dumps(_canonical(value, salt), sort_keys=True, default=str)
+    return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
 
 
 def config_hash(desired: dict[str, Any]) -> str:

@@ -50,11 +50,30 @@ def _sort(state: LiveState, kind: str, stack: str, items: Iterable[tuple[str, st
     mine = []
     state.foreign[kind] = {}
     for name, oid, labels in items:
+        if (labels or {}).get(L.PREFIX + "lock") or (labels or {}).get(L.PREFIX + "marker"):
+            continue  # quayform's own bookkeeping objects, not resources
         if (labels or {}).get(L.STACK) == stack:
             mine.append((name, oid, _address(kind, labels or {}, name)))
         else:
             state.foreign[kind][name] = oid
     return mine
+
+
+def _import_markers(volumes: Iterable[dict[str, Any]], stack: str) -> dict[str, tuple[str, str]]:
+    """Containers adopted with `quayform import`: container id -> (address, marker volume)."""
+    markers = {}
+    for volume in volumes:
+        labels = volume.get("Labels") or {}
+        if labels.get(L.MARKER) == "import" and labels.get(L.STACK) == stack and labels.get(L.IMPORT_ID):
+            markers[labels[L.IMPORT_ID]] = (labels.get(L.ADDRESS, ""), volume["Name"])
+    return markers
+
+
+def _adopted_labels(container: dict[str, Any], imports: dict[str, tuple[str, str]], stack: str) -> dict[str, str]:
+    labels = dict(container.get("Labels") or {})
+    if container["Id"] in imports:
+        labels.update({L.STACK: stack, L.ADDRESS: imports[container["Id"]][0]})
+    return labels
 
 
 def _add(state: LiveState, address: Address, name: str, oid: str, form: dict[str, Any], prefer: str | None) -> None:
@@ -78,13 +97,17 @@ def observe_stack(api: docker.APIClient, stack: str, image_refs: Iterable[str],
         volumes_f = pool.submit(api.volumes)
         networks_f = pool.submit(api.networks)
         images_f = {ref: pool.submit(inspect_image, api, ref) for ref in refs}
+        volumes = {v["Name"]: v for v in (volumes_f.result() or {}).get("Volumes") or []}
+        imports = _import_markers(volumes.values(), stack)
         containers = _sort(state, "containers", stack,
-                           ((c["Names"][0].lstrip("/") if c.get("Names") else c["Id"][:12], c["Id"], c.get("Labels"))
-                            for c in containers_f.result()))
+                           ((c["Names"][0].lstrip("/") if c.get("Names") else c["Id"][:12], c["Id"],
+                             _adopted_labels(c, imports, stack)) for c in containers_f.result()))
         inspects = [pool.submit(api.inspect_container, cid) for _, cid, _ in containers]
         for (name, oid, address), raw in zip(containers, (f.result() for f in inspects)):
-            _add(state, address, name, oid, live_container(raw), expected_names(address))
-        volumes = {v["Name"]: v for v in (volumes_f.result() or {}).get("Volumes") or []}
+            form = live_container(raw)
+            if oid in imports:
+                form["_import_marker"] = imports[oid][1]
+            _add(state, address, name, oid, form, expected_names(address))
         for name, oid, address in _sort(state, "volumes", stack, ((n, n, v.get("Labels")) for n, v in volumes.items())):
             _add(state, address, name, oid, live_volume(volumes[oid]), expected_names(address))
         networks = {n["Id"]: n for n in networks_f.result() or []}

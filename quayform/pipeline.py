@@ -5,15 +5,17 @@ The CLI calls these and renders what they return; nothing here prints.
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from quayform.address import Address
 from quayform.apply import EventSink, Executor
 from quayform.changes import ApplyEvent, ApplyResult
 from quayform.diff import diff_stack
-from quayform.docker_client import connect
-from quayform.errors import PlanError, SpecError, SpecProblem
+from quayform.docker_client import connect, engine_errors, is_not_found
+from quayform.errors import PlanError, PlanStaleError, SpecError, SpecProblem
 from quayform.graph import StackGraph, build_graph
 from quayform.observe import LiveState, PgServerState, observe_postgres, observe_stack
 from quayform.plan import Plan, build_destroy_plan, build_plan, check_prevent_destroy, select_targets
@@ -38,6 +40,7 @@ class Options:
     parallelism: int = 10
     remove_volumes: bool = False
     remove_databases: bool = False
+    lock_timeout: float = 0.0
 
 
 def validate(options: Options) -> tuple[Spec, StackGraph]:
@@ -120,8 +123,10 @@ def _check_foreign_names(spec: Spec, desired: dict[Address, dict[str, Any]], liv
         taken = live.foreign.get(address.kind, {}).get(want["name"])
         if taken:
             kind = address.kind.rstrip("s")
+            hint = (f", or adopt it with `quayform import {address} {want['name']}`" if address.kind == "containers"
+                    else "")
             problems.append(f"{address}: a {kind} named {want['name']!r} already exists and is not managed by "
-                            f"stack {spec.stack!r} (remove or rename it, or set another name in the spec)")
+                            f"stack {spec.stack!r} (remove or rename it, or set another name in the spec{hint})")
     if problems:
         raise PlanError("\n".join(problems))
 
@@ -138,13 +143,24 @@ def make_plan(options: Options) -> Plan:
     _check_foreign_names(spec, desired, live)
     pg_objects, pg_states = _observe_postgres(api, spec, live, desired)
     live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}
-    changes, kept = diff_stack(desired, live_forms, POLICIES, replace)
+    imported = {a for a, (_, form) in live_forms.items() if form.get("_import_marker") and a in desired}
+    changes, kept = diff_stack(desired, live_forms, POLICIES, replace | imported)
+    changes = [with_reason(c, "imported: replaced by a managed container that keeps its volumes")
+               if c.address in imported else c for c in changes]
     changes = _explain_unreadable_servers(changes, pg_states, spec)
     missing = sorted(ref for ref, info in live.images.items() if info is None)
     plan = build_plan(spec.stack, changes, kept, graph, missing, dict(spec.outputs))
+    plan.desired_forms = desired
+    plan.live_forms = {a: form for a, (_, form) in live_forms.items()}
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
     check_prevent_destroy(plan)
     return plan
+
+
+def with_reason(change: Any, reason: str) -> Any:
+    from dataclasses import replace as with_fields
+
+    return with_fields(change, reason=reason)
 
 
 def _observe_postgres(api: Any, spec: Spec, live: LiveState, desired: dict[Address, dict[str, Any]]
@@ -211,3 +227,100 @@ def outputs_of(plan: Plan) -> dict[str, Any]:
 
 
 Progress = Callable[[ApplyEvent], None]
+
+
+# -- locking, saved plans, import, show ---------------------------------------------------------
+
+def stack_of(options: Options) -> str:
+    return load_spec(options.spec_path, options.variables, options.environ, read_secrets=False).stack
+
+
+@contextmanager
+def locked(options: Options, operation: str, warn: Callable[[str], None]) -> Iterator[None]:
+    """Hold the stack's engine-side lock for the whole command (plan, confirm, apply)."""
+    from quayform.lock import StackLock
+
+    with StackLock(connect(), stack_of(options), operation, options.lock_timeout, warn):
+        yield
+
+
+def force_unlock(options: Options) -> Any:
+    from quayform.lock import force_unlock as remove_lock
+
+    return remove_lock(connect(), stack_of(options))
+
+
+def save_plan_file(path: str, plan: Plan, document: dict[str, Any], options: Options) -> None:
+    from quayform.planfile import save_plan
+
+    save_plan(path, plan, document, {
+        "spec_path": os.path.abspath(options.spec_path), "variables": dict(options.variables),
+        "replace": list(options.replace), "target": list(options.target)})
+
+
+def load_plan_file(path: str) -> dict[str, Any]:
+    from quayform.planfile import load_plan
+
+    return load_plan(path)
+
+
+def plan_from_file(path: str, options: Options) -> Plan:
+    """The saved plan, made again and checked: refused with PlanStaleError if anything moved."""
+    from quayform.planfile import check_fresh, load_plan
+
+    saved = load_plan(path)
+    stored = saved["options"]
+    again = Options(spec_path=stored["spec_path"], variables=stored.get("variables", {}), environ=options.environ,
+                    replace=tuple(stored.get("replace", ())), target=tuple(stored.get("target", ())),
+                    parallelism=options.parallelism, lock_timeout=options.lock_timeout)
+    fresh = make_plan(again)
+    check_fresh(saved, fresh)
+    shown = [(c["address"], c["action"]) for c in saved["plan"]["changes"]]
+    from quayform.render import plan_to_json  # same document shape as when it was saved
+
+    if shown != [(c["address"], c["action"]) for c in plan_to_json(fresh)["changes"]]:
+        raise PlanStaleError("the saved plan is stale: planning again gives other changes. Run `quayform plan` again.")
+    return fresh
+
+
+def import_container(options: Options, address_text: str, name: str) -> str:
+    """Adopt an unmanaged container: the next plan replaces it with a managed one that keeps its volumes."""
+    spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=False)
+    try:
+        address = Address.parse(address_text)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
+    if address.kind != "containers" or address.key not in spec.containers:
+        raise PlanError(f"{address}: only containers in {spec.path} can be imported")
+    api = connect()
+    from quayform import labels as L
+
+    with engine_errors(f"importing {name}"):
+        try:
+            raw = api.inspect_container(name)
+        except Exception as exc:  # noqa: BLE001 - NotFound and friends become one message
+            if is_not_found(exc):
+                raise PlanError(f"there is no container named {name!r} to import") from None
+            raise
+        owner = (raw["Config"].get("Labels") or {}).get(L.STACK)
+        if owner:
+            raise PlanError(f"container {name!r} is already managed by stack {owner!r}")
+        api.create_volume(name=f"quayform-import-{spec.stack}-{address.key}", labels={
+            L.STACK: spec.stack, L.MARKER: "import", L.ADDRESS: str(address), L.IMPORT_ID: raw["Id"]})
+    return raw["Id"]
+
+
+def live_resources(options: Options) -> tuple[str, list[Any]]:
+    """Every object of the stack as the engine (and PostgreSQL) has it, for `show`."""
+    spec, graph = _load(options, read_secrets=False)
+    api = connect()
+    live = observe_stack(api, spec.stack, ())
+    desired = {a: d for a, d in desired_state(spec, live).items() if a.kind in ("users", "databases")}
+    pg_objects, _ = _observe_postgres(api, spec, live, desired)
+    objects = {**live.objects, **pg_objects}
+    return spec.stack, [objects[a] for a in sorted(objects)]
+
+
+def spec_outputs(options: Options) -> dict[str, Any]:
+    """The spec's outputs; those made from secrets stay Sensitive (and are never shown)."""
+    return dict(load_spec(options.spec_path, options.variables, options.environ, read_secrets=False).outputs)

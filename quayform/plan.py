@@ -28,6 +28,9 @@ class Plan:
     destroy: bool = False
     remove_volumes: bool = False
     targets: list[Address] = field(default_factory=list)
+    # The compared forms behind the plan (not shown): saved plans digest them to detect staleness.
+    desired_forms: dict[Address, dict[str, Any]] = field(default_factory=dict, repr=False)
+    live_forms: dict[Address, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def has_changes(self) -> bool:

@@ -176,6 +176,14 @@ def render_event(event: ApplyEvent, out: Printer) -> None:
 
 
 def render_apply_result(result: ApplyResult, destroy: bool, out: Printer) -> None:
+    if result.interrupted:
+        out.line()
+        out.line(f"Interrupted: {result.added} added, {result.changed} changed, {result.replaced} replaced, "
+                 f"{result.destroyed} destroyed; {len(result.skipped)} change(s) not started. "
+                 "Run the same command again to finish.", style="bold yellow")
+        for address, message in result.errors:
+            out.line(f"Error: {address}: {message}", style="red")
+        return
     if result.errors:
         out.line()
         out.line(f"Apply failed: {len(result.errors)} error(s), {len(result.skipped)} change(s) skipped.", style="bold red")
@@ -198,3 +206,45 @@ def render_outputs(outputs: dict[str, Any], out: Printer) -> None:
     out.line()
     for name, value in outputs.items():
         out.line(f"{name} = {_value(MASK if isinstance(value, Sensitive) else value)}")
+
+
+def graph_to_dot(plan: Plan) -> str:
+    """The dependency graph in DOT, each node labelled with its planned action."""
+    actions = {str(c.address): _ACTION_NAMES[c.action] for c in plan.changes}
+    nodes = sorted({str(a) for a in (plan.graph.dag.nodes if plan.graph else ())} | set(actions))
+    lines = ["digraph quayform {", "  rankdir=LR;", "  node [shape=box];"]
+    colors = {"create": "green", "update": "orange", "replace": "orange", "delete": "red"}
+    for node in nodes:
+        action = actions.get(node, "no-op")
+        symbol = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}.get(action, "")
+        style = f', color={colors[action]}' if action in colors else ""
+        lines.append(f'  "{node}" [label="{node}\\n{(symbol + " " + action).strip()}"{style}];')
+    for dependency, dependent in sorted((str(a), str(b)) for a, b in (plan.graph.dag.edges if plan.graph else ())):
+        lines.append(f'  "{dependency}" -> "{dependent}";')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def live_to_json(stack: str, objects: list[Any]) -> dict[str, Any]:
+    """`show --json` of the live stack: every object with its compared attributes (secrets masked)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "stack": stack,
+        "resources": [{"address": str(o.address), "kind": o.address.kind, "name": o.name, "id": o.id,
+                       "attributes": _public(o.state)} for o in objects],
+    }
+
+
+def render_live(document: dict[str, Any], out: Printer) -> None:
+    if not document["resources"]:
+        out.line(f"Stack {document['stack']!r} has no objects on the engine.")
+        return
+    for resource in document["resources"]:
+        out.parts(("# ", None), (resource["address"], "bold"), (f"  ({resource['name']})", "dim"))
+        for key, value in resource["attributes"].items():
+            if isinstance(value, dict):
+                for sub, subvalue in value.items():
+                    out.line(f"    {key}.{sub} = {_value(subvalue)}")
+            else:
+                out.line(f"    {key} = {_value(value)}")
+        out.line()

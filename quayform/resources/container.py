@@ -215,6 +215,12 @@ class ContainerProvider:
             if not is_not_found(exc):
                 raise EngineError(f"stopping container {change.name}: {describe(exc)}") from None
         self._remove(cid, remove_volumes)
+        marker = (change.before or {}).get("_import_marker")
+        if marker:
+            try:
+                self.api.remove_volume(marker)
+            except docker.errors.APIError:
+                pass  # a leftover marker names a container that no longer exists: harmless
 
     def _remove(self, cid: str, remove_volumes: bool) -> None:
         try:
