@@ -65,7 +65,7 @@ def attribute_changes(desired: Mapping[str, Any], live: Mapping[str, Any], repla
         secret = contains_sensitive(_lookup(desired, path)) or contains_sensitive(_lookup(live, path))
         before, after = _lookup(have, path), _lookup(want, path)
         if secret:
-            before, after = (MASK if before is not None else None), MASK
+            before, after = (MASK if before is not None else None), (MASK if after is not None else None)
         changes.append(AttributeChange(".".join(str(p) for p in path), before, after, path[0] in replace_on, secret))
     return tuple(changes)
 

@@ -99,6 +99,11 @@ def desired_state(spec: Spec, live: LiveState) -> dict[Address, dict[str, Any]]:
     return desired
 
 
+def _guards(spec: Spec) -> dict[Address, bool]:
+    return {Address(kind, key): item.lifecycle.prevent_destroy
+            for kind in POLICIES for key, item in getattr(spec, kind).items()}
+
+
 def _check_ignore_changes(spec: Spec) -> None:
     problems = []
     for kind, policy in POLICIES.items():
@@ -153,7 +158,7 @@ def make_plan(options: Options) -> Plan:
     plan.desired_forms = desired
     plan.live_forms = {a: form for a, (_, form) in live_forms.items()}
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
-    check_prevent_destroy(plan)
+    check_prevent_destroy(plan, _guards(spec))
     return plan
 
 
@@ -206,7 +211,7 @@ def make_destroy_plan(options: Options) -> Plan:
     live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}
     plan = build_destroy_plan(spec.stack, live_forms, graph, options.remove_volumes, options.remove_databases)
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
-    check_prevent_destroy(plan)
+    check_prevent_destroy(plan, _guards(spec))
     return plan
 
 

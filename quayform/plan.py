@@ -106,13 +106,19 @@ def build_destroy_plan(stack: str, live: dict[Address, tuple[str, dict[str, Any]
                 destroy=True, remove_volumes=remove_volumes)
 
 
-def check_prevent_destroy(plan: Plan) -> None:
-    """A plan that would delete or replace a guarded resource fails, naming each one."""
+def check_prevent_destroy(plan: Plan, declared: dict[Address, bool]) -> None:
+    """A plan that would delete or replace a guarded resource fails, naming each one.
+
+    `declared` is the spec's own flag per address (the spec decides for what it declares,
+    so a guard can be lifted); for objects no longer in the spec the flag recorded on the
+    object itself decides.
+    """
     blocked = []
     for change in plan.changes:
         if change.action not in (Action.DELETE, Action.REPLACE):
             continue
-        if (change.after or {}).get("_prevent_destroy") or (change.before or {}).get("_prevent_destroy"):
+        guarded = declared.get(change.address, (change.before or {}).get("_prevent_destroy", False))
+        if guarded:
             verb = "replace" if change.action is Action.REPLACE else "destroy"
             blocked.append(f"{change.address} has lifecycle.prevent_destroy set, but this plan would {verb} it")
     if blocked:

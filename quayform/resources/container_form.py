@@ -70,6 +70,14 @@ def healthcheck_to_docker(check: Healthcheck) -> dict[str, Any]:
     return out
 
 
+def _desired_healthcheck(container: Container, image: ImageInfo | None) -> Any:
+    """The spec's healthcheck; fields it leaves out come from the image's, as Docker merges them."""
+    if container.healthcheck is None:
+        return image.healthcheck if image is not None else UNKNOWN
+    spec_form = _healthcheck_form(healthcheck_to_docker(container.healthcheck)) or {}
+    return {**((image.healthcheck or {}) if image is not None else {}), **spec_form}
+
+
 def _mount_form(mount: Mount, spec: Spec) -> str:
     mode = "ro" if mount.read_only else "rw"
     if mount.kind == "volume":
@@ -97,7 +105,7 @@ def desired_container(key: str, container: Container, spec: Spec, image: ImageIn
     env: dict[str, Any] = dict(image.env) if known else {}
     env.update(container.env)
     entrypoint = container.entrypoint if container.entrypoint is not None else (image.entrypoint if known else UNKNOWN)
-    if container.command is not None:
+    if container.command:
         command: Any = container.command
     elif container.entrypoint:
         command = None  # Docker drops the image's CMD when the entrypoint is overridden (not when emptied)
@@ -122,8 +130,7 @@ def desired_container(key: str, container: Container, spec: Spec, image: ImageIn
         "user": container.user if container.user is not None else (image.user if known else UNKNOWN),
         "working_dir": container.working_dir if container.working_dir is not None else (image.working_dir if known else UNKNOWN),
         "labels": {**(image.labels if known else {}), **container.labels},
-        "healthcheck": (_healthcheck_form(healthcheck_to_docker(container.healthcheck)) if container.healthcheck
-                        else (image.healthcheck if known else UNKNOWN)),
+        "healthcheck": _desired_healthcheck(container, image),
         "stop_signal": container.stop_signal or (image.stop_signal if known else UNKNOWN),
         "stop_grace_period": (container.stop_grace_period // 1_000_000_000) if container.stop_grace_period is not None else None,
         "files": {path: file_form(address, path, f.content, f.mode, f.owner) for path, f in container.files.items()},

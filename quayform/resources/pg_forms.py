@@ -111,7 +111,8 @@ def desired_user(key: str, spec: Spec) -> dict[str, Any]:
         "createdb": user.createdb,
         "createrole": user.createrole,
         "superuser": user.superuser,
-        "password": user.password if user.password is not None else UNKNOWN,
+        "password": (user.password if isinstance(user.password, Sensitive) else Sensitive(user.password))
+        if user.password is not None else UNKNOWN,
         "grants": {spec.database_name(db): privileges(p) for db, p in user.grants.items()},
         "_server": server_ref(spec, user.server),
         "_marker": marker(spec.stack, f"users.{key}", user.lifecycle.prevent_destroy),
@@ -128,7 +129,7 @@ def live_user(raw: Mapping[str, Any], databases: list[Mapping[str, Any]], desire
         granted = parse_acl(database.get("acl")).get(name)
         owned = database.get("owner") == name
         if owned and database["name"] in wanted:
-            grants[database["name"]] = list(_ALL)  # an owner holds every privilege, acl or not
+            grants[database["name"]] = wanted[database["name"]]  # an owner holds every privilege; nothing to fix
         elif granted and not owned:
             grants[database["name"]] = granted
     password: Any = None

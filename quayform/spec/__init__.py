@@ -66,7 +66,7 @@ def _secrets(raw: dict, loaded: LoadedYaml, file: str, base_dir: str, environ: M
                 generate = source.get("generate") if isinstance(source.get("generate"), dict) else None
                 length = generate.get("length", 32) if generate else None
                 encoding = generate.get("format", "urlsafe") if generate else "urlsafe"
-                valid = isinstance(length, int) and encoding in ("urlsafe", "base64")
+                valid = isinstance(length, int) and 16 <= length <= 256 and encoding in ("urlsafe", "base64")
                 values[name] = read_file_secret(base_dir, source["file"], length if valid else None, encoding)
         except (SecretUnavailable, ValueError) as exc:
             problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), f"secret {name!r} is unavailable: {exc}"))

@@ -84,7 +84,7 @@ class FileSpec(Model):
     content: SecretText | None = None
     template: str | None = None
     mode: Annotated[int, BeforeValidator(values.parse_file_mode)] = 0o644
-    owner: str | None = Field(default=None, pattern=r"^\d+(:\d+)?$")
+    owner: Annotated[str | None, BeforeValidator(_to_text)] = Field(default=None, pattern=r"^\d+(:\d+)?$")
 
     @model_validator(mode="after")
     def _one_source(self) -> "FileSpec":

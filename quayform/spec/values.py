@@ -196,7 +196,7 @@ def parse_command(value: Any) -> list[str] | None:
         except ValueError as exc:
             raise ValueError(f"{value!r} cannot be split into arguments: {exc}") from None
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-        return [str(v) for v in value]
+        return [getattr(v, "text", None) or str(v) for v in value]
     raise ValueError(f"{value!r} is not a command (a string or a list of strings)")
 
 
