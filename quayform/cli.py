@@ -158,7 +158,7 @@ def _confirm(question: str) -> bool:
 
 def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_approve: bool, question: str) -> None:
     from quayform.pipeline import run_apply
-    from quayform.render import plan_to_json, render_apply_result, render_event, render_outputs, render_plan
+    from quayform.render import ProgressView, plan_to_json, render_apply_result, render_outputs, render_plan
 
     out = obj.printer()
     render_plan(plan_to_json(the_plan), out)
@@ -170,7 +170,8 @@ def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_app
         click.echo("Cancelled: nothing was changed.", err=True)
         ctx.exit(EXIT_ERROR)
     out.line()
-    result = run_apply(the_plan, options, lambda event: render_event(event, out))
+    with ProgressView(out) as progress:
+        result = run_apply(the_plan, options, progress)
     render_apply_result(result, the_plan.destroy, out)
     if result.interrupted:
         ctx.exit(EXIT_INTERRUPTED)

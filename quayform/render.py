@@ -248,3 +248,76 @@ def render_live(document: dict[str, Any], out: Printer) -> None:
             else:
                 out.line(f"    {key} = {_value(value)}")
         out.line()
+
+
+_STILL = {"create": "Still creating...", "update": "Still modifying...", "delete": "Still destroying...",
+          "create_before_destroy": "Still replacing...", "pull": "Still pulling..."}
+
+
+class ProgressView:
+    """Apply progress: a line per start and finish; on a terminal, a live footer of what is running.
+
+    Every 10 s an operation still running gets a `Still creating... [20s elapsed]` line, as
+    Terraform prints, so a slow healthcheck never looks like a hang in CI logs either.
+    """
+
+    TICK = 10.0
+
+    def __init__(self, out: Printer):
+        import threading
+        import time
+
+        self.out, self._time = out, time.monotonic
+        self.running: dict[tuple[str, str], float] = {}
+        self.lock = threading.Lock()
+        self.live = None
+        if out.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._footer(), console=out.console, refresh_per_second=4, transient=True,
+                             get_renderable=self._footer)
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> "ProgressView":
+        if self.live is not None:
+            self.live.start()
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self.live is not None:
+            self.live.stop()
+
+    def __call__(self, event: ApplyEvent) -> None:
+        key = (str(event.address), event.operation)
+        with self.lock:
+            if event.phase == "start":
+                self.running[key] = self._time()
+            elif event.phase in ("done", "failed"):
+                self.running.pop(key, None)
+            render_event(event, self.out)
+
+    def _footer(self) -> Any:
+        from rich.text import Text
+
+        with self.lock:
+            items = sorted(self.running.items())
+        now = self._time()
+        text = Text()
+        for (address, operation), started in items:
+            text.append(f"  … {address}: {operation} [{now - started:.0f}s]\n", style="dim")
+        return text
+
+    def _tick(self) -> None:
+        last: dict[tuple[str, str], int] = {}
+        while not self._stop.wait(1.0):
+            now = self._time()
+            with self.lock:
+                for key, started in list(self.running.items()):
+                    ticks = int((now - started) // self.TICK)
+                    if ticks and last.get(key, 0) < ticks:
+                        last[key] = ticks
+                        self.out.parts((f"{key[0]}: ", "bold"),
+                                       (f"{_STILL.get(key[1], 'Still working...')} [{ticks * int(self.TICK)}s elapsed]", None))
