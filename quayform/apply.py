@@ -53,8 +53,7 @@ def operations_graph(plan: Plan) -> nx.DiGraph:
             ops.add_node(creates[change.address])
         if change.action is Action.REPLACE:
             ops.add_edge(deletes[change.address], creates[change.address])
-    dag = plan.graph.dag if plan.graph else nx.DiGraph()
-    for dependency, dependent in dag.edges:
+    for dependency, dependent in (plan.graph.edges if plan.graph else ()):
         if dependency in creates and dependent in creates:
             ops.add_edge(creates[dependency], creates[dependent])
         if dependency in deletes and dependent in deletes:

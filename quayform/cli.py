@@ -111,7 +111,7 @@ def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str
 
     obj = _context(ctx, spec_path, variables, no_color)
     spec, graph = validate_spec(obj.options())
-    click.echo(f"The spec is valid: stack {spec.stack!r}, {len(graph.dag)} resources.")
+    click.echo(f"The spec is valid: stack {spec.stack!r}, {len(graph.nodes)} resources.")
 
 
 @cli.command()

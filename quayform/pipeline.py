@@ -1,6 +1,8 @@
 """The stages composed: spec -> graph -> observe -> diff -> plan, and plan -> apply.
 
-The CLI calls these and renders what they return; nothing here prints.
+The CLI calls these and renders what they return; nothing here prints. The stages that
+talk to the engine (and import the Docker SDK and networkx) are imported inside the
+functions that use them, so `validate` and `--help` never pay for them.
 """
 
 from __future__ import annotations
@@ -10,22 +12,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
+from typing import TYPE_CHECKING
+
 from quayform.address import Address
-from quayform.apply import EventSink, Executor
 from quayform.changes import ApplyEvent, ApplyResult
 from quayform.diff import diff_stack
-from quayform.docker_client import connect, engine_errors, is_not_found
 from quayform.errors import PlanError, PlanStaleError, SpecError, SpecProblem
 from quayform.graph import StackGraph, build_graph
-from quayform.observe import LiveState, PgServerState, observe_postgres, observe_stack
 from quayform.plan import Plan, build_destroy_plan, build_plan, check_prevent_destroy, select_targets
-from quayform.resources import POLICIES, providers_for
-from quayform.resources.container_form import desired_container
-from quayform.resources.image import pull_image
-from quayform.resources.network import desired_network
-from quayform.resources.pg_forms import desired_database, desired_user, server_ref
-from quayform.resources.volume import desired_volume
 from quayform.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from quayform.apply import EventSink
+    from quayform.observe import LiveState, PgServerState
+
+
+def connect() -> Any:
+    from quayform.docker_client import connect as docker_connect
+
+    return docker_connect()
+
+
+def _policies() -> dict[str, Any]:
+    from quayform.resources import POLICIES
+
+    return POLICIES
 
 
 @dataclass
@@ -62,7 +73,7 @@ def _addresses(texts: tuple[str, ...], flag: str, graph: StackGraph, spec: Spec)
         except ValueError as exc:
             problems.append(SpecProblem(flag, None, "", str(exc)))
             continue
-        if address not in graph.dag:
+        if address not in graph:
             problems.append(SpecProblem(flag, None, "", f"{address} is not in {spec.path}"))
         addresses.add(address)
     if problems:
@@ -80,6 +91,11 @@ def _replace_addresses(options: Options, graph: StackGraph, spec: Spec) -> set[A
 
 
 def desired_state(spec: Spec, live: LiveState) -> dict[Address, dict[str, Any]]:
+    from quayform.resources.container_form import desired_container
+    from quayform.resources.network import desired_network
+    from quayform.resources.pg_forms import desired_database, desired_user
+    from quayform.resources.volume import desired_volume
+
     desired: dict[Address, dict[str, Any]] = {}
     for key in spec.users:
         desired[Address("users", key)] = desired_user(key, spec)
@@ -101,12 +117,12 @@ def desired_state(spec: Spec, live: LiveState) -> dict[Address, dict[str, Any]]:
 
 def _guards(spec: Spec) -> dict[Address, bool]:
     return {Address(kind, key): item.lifecycle.prevent_destroy
-            for kind in POLICIES for key, item in getattr(spec, kind).items()}
+            for kind in _policies() for key, item in getattr(spec, kind).items()}
 
 
 def _check_ignore_changes(spec: Spec) -> None:
     problems = []
-    for kind, policy in POLICIES.items():
+    for kind, policy in _policies().items():
         known = policy.replace_on | policy.update_in_place
         for key, item in getattr(spec, kind).items():
             for i, name in enumerate(item.lifecycle.ignore_changes):
@@ -138,6 +154,8 @@ def _check_foreign_names(spec: Spec, desired: dict[Address, dict[str, Any]], liv
 
 def make_plan(options: Options) -> Plan:
     """Everything `quayform plan` shows, computed against the live engine."""
+    from quayform.observe import observe_stack
+
     spec, graph = _load(options)
     _check_ignore_changes(spec)
     replace = _replace_addresses(options, graph, spec)
@@ -149,7 +167,7 @@ def make_plan(options: Options) -> Plan:
     pg_objects, pg_states = _observe_postgres(api, spec, live, desired)
     live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}
     imported = {a for a, (_, form) in live_forms.items() if form.get("_import_marker") and a in desired}
-    changes, kept = diff_stack(desired, live_forms, POLICIES, replace | imported)
+    changes, kept = diff_stack(desired, live_forms, _policies(), replace | imported)
     changes = [with_reason(c, "imported: replaced by a managed container that keeps its volumes")
                if c.address in imported else c for c in changes]
     changes = _explain_unreadable_servers(changes, pg_states, spec)
@@ -170,6 +188,9 @@ def with_reason(change: Any, reason: str) -> Any:
 
 def _observe_postgres(api: Any, spec: Spec, live: LiveState, desired: dict[Address, dict[str, Any]]
                       ) -> tuple[dict[Address, Any], dict[str, PgServerState]]:
+    from quayform.observe import PgServerState, observe_postgres
+    from quayform.resources.pg_forms import server_ref
+
     servers = {key: server_ref(spec, key) for key in spec.postgres}
     running = {key for key, server in spec.postgres.items()
                if (obj := live.objects.get(Address("containers", server.container))) and obj.state.get("running")}
@@ -203,6 +224,8 @@ def _expected_name(spec: Spec, address: Address) -> str | None:
 
 def make_destroy_plan(options: Options) -> Plan:
     """Delete everything labelled with the spec's stack; needs no secrets."""
+    from quayform.observe import observe_stack
+
     spec, graph = _load(options, read_secrets=False)
     api = connect()
     live = observe_stack(api, spec.stack, ())
@@ -217,6 +240,10 @@ def make_destroy_plan(options: Options) -> Plan:
 
 def run_apply(plan: Plan, options: Options, emit: EventSink) -> ApplyResult:
     """Pull what is missing (before changing anything), then carry out the plan."""
+    from quayform.apply import Executor
+    from quayform.resources import providers_for
+    from quayform.resources.image import pull_image
+
     api = connect()
     needed = {(c.after or {}).get("image") for c in plan.changes if c.action.value in ("+", "-/+")}
     for ref in (r for r in plan.images_to_pull if r in needed):
@@ -299,6 +326,7 @@ def import_container(options: Options, address_text: str, name: str) -> str:
         raise PlanError(f"{address}: only containers in {spec.path} can be imported")
     api = connect()
     from quayform import labels as L
+    from quayform.docker_client import engine_errors, is_not_found
 
     with engine_errors(f"importing {name}"):
         try:
@@ -317,6 +345,8 @@ def import_container(options: Options, address_text: str, name: str) -> str:
 
 def live_resources(options: Options) -> tuple[str, list[Any]]:
     """Every object of the stack as the engine (and PostgreSQL) has it, for `show`."""
+    from quayform.observe import observe_stack
+
     spec, graph = _load(options, read_secrets=False)
     api = connect()
     live = observe_stack(api, spec.stack, ())

@@ -211,7 +211,7 @@ def render_outputs(outputs: dict[str, Any], out: Printer) -> None:
 def graph_to_dot(plan: Plan) -> str:
     """The dependency graph in DOT, each node labelled with its planned action."""
     actions = {str(c.address): _ACTION_NAMES[c.action] for c in plan.changes}
-    nodes = sorted({str(a) for a in (plan.graph.dag.nodes if plan.graph else ())} | set(actions))
+    nodes = sorted({str(a) for a in (plan.graph.nodes if plan.graph else ())} | set(actions))
     lines = ["digraph quayform {", "  rankdir=LR;", "  node [shape=box];"]
     colors = {"create": "green", "update": "orange", "replace": "orange", "delete": "red"}
     for node in nodes:
@@ -219,7 +219,7 @@ def graph_to_dot(plan: Plan) -> str:
         symbol = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}.get(action, "")
         style = f', color={colors[action]}' if action in colors else ""
         lines.append(f'  "{node}" [label="{node}\\n{(symbol + " " + action).strip()}"{style}];')
-    for dependency, dependent in sorted((str(a), str(b)) for a, b in (plan.graph.dag.edges if plan.graph else ())):
+    for dependency, dependent in sorted((str(a), str(b)) for a, b in (plan.graph.edges if plan.graph else ())):
         lines.append(f'  "{dependency}" -> "{dependent}";')
     lines.append("}")
     return "\n".join(lines)

@@ -99,10 +99,8 @@ def providers(journal: Journal, hooks: dict | None = None) -> dict[str, FakeProv
 
 
 def stack_graph(*edges: tuple[Address, Address], nodes: tuple[Address, ...] = ()) -> StackGraph:
-    dag = nx.DiGraph()
-    dag.add_nodes_from(nodes)
-    dag.add_edges_from(edges)
-    return StackGraph(dag)
+    every = list(dict.fromkeys([*nodes, *(a for edge in edges for a in edge)]))
+    return StackGraph(every, set(edges))
 
 
 def plan_of(*changes: tuple[Address, Action], graph: StackGraph | None = None) -> Plan:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import textwrap
 
-import networkx as nx
 import pytest
 
 from quayform.address import Address
@@ -21,10 +20,8 @@ CACHE = Address("containers", "cache")
 
 
 def graph(*edges: tuple[Address, Address], nodes: tuple[Address, ...] = ()) -> StackGraph:
-    dag = nx.DiGraph()
-    dag.add_nodes_from(nodes)
-    dag.add_edges_from(edges)
-    return StackGraph(dag)
+    every = list(dict.fromkeys([*nodes, *(a for edge in edges for a in edge)]))
+    return StackGraph(every, set(edges))
 
 
 # db uses the volume and network; app depends on db and uses the network; cache stands alone.
