@@ -49,11 +49,11 @@ def _lookup(data: Mapping[str, Any], path: tuple[Any, ...]) -> Any:
 def attribute_changes(desired: Mapping[str, Any], live: Mapping[str, Any], replace_on: frozenset[str],
                       mappings: frozenset[str], ignored: frozenset[str] = frozenset()) -> tuple[AttributeChange, ...]:
     """Every attribute that differs, per key inside mapping attributes (env.FOO), sensitive ones masked."""
-    from deepdiff import DeepDiff  # imported only when something differs: a no-op plan never pays for it
-
     want, have = comparable(desired, live, ignored)
     if want == have:
         return ()
+    from deepdiff import DeepDiff  # imported only when something differs: a no-op plan never pays for it
+
     paths: set[tuple[Any, ...]] = set()
     for report in DeepDiff(have, want, view="tree", verbose_level=2).values():
         for level in report:
