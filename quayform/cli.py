@@ -172,7 +172,7 @@ def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_app
     out.line()
     with ProgressView(out) as progress:
         result = run_apply(the_plan, options, progress)
-    render_apply_result(result, the_plan.destroy, out)
+    render_apply_result(result, the_plan.destroy, out, obj.printer(sys.stderr))
     if result.interrupted:
         ctx.exit(EXIT_INTERRUPTED)
     if result.errors:
@@ -216,6 +216,10 @@ def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
     if plan_file:
         from quayform.pipeline import load_plan_file
 
+        given = [flag for flag, value in (("--target", target), ("--replace", replace), ("--var", variables)) if value]
+        if given:
+            raise click.UsageError(f"a saved plan is applied exactly as it was made; {', '.join(given)} cannot be "
+                                   "combined with FILE (make a new plan with them instead)")
         options.spec_path = load_plan_file(plan_file)["options"]["spec_path"]
     with locked(options, "apply", _warn):
         if plan_file:
@@ -347,10 +351,20 @@ def force_unlock(ctx: click.Context, spec_path: str | None, variables: dict[str,
 
 
 def main() -> None:
+    """Entry point: every failure exits 1 (usage errors too, so 2 only ever means "changes")."""
     try:
-        cli(prog_name="quayform")
+        code = cli.main(prog_name="quayform", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_ERROR
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        code = EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
     except Exception as exc:  # an unexpected failure: no traceback unless asked, secrets stay masked
         if "--debug" in sys.argv:
             raise
         click.secho(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", fg="red", err=True)
-        sys.exit(EXIT_ERROR)
+        code = EXIT_ERROR
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

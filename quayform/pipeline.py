@@ -338,6 +338,13 @@ def import_container(options: Options, address_text: str, name: str) -> str:
         owner = (raw["Config"].get("Labels") or {}).get(L.STACK)
         if owner:
             raise PlanError(f"container {name!r} is already managed by stack {owner!r}")
+        managed = api.containers(all=True, filters={"label": [f"{L.STACK}={spec.stack}", f"{L.ADDRESS}={address}"]})
+        if managed:
+            raise PlanError(f"{address} already exists ({managed[0]['Names'][0].lstrip('/')}); "
+                            "only an address with no container can be imported into")
+        marker = f"quayform-import-{spec.stack}-{address.key}"
+        if (api.volumes(filters={"name": marker}) or {}).get("Volumes"):
+            raise PlanError(f"{address} is already being imported; run `quayform apply` to finish that first")
         api.create_volume(name=f"quayform-import-{spec.stack}-{address.key}", labels={
             L.STACK: spec.stack, L.MARKER: "import", L.ADDRESS: str(address), L.IMPORT_ID: raw["Id"]})
     return raw["Id"]

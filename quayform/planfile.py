@@ -36,7 +36,7 @@ def save_plan(path: str, plan: Plan, document: dict[str, Any], options: dict[str
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(saved, handle, indent=1, sort_keys=True)
+        json.dump(saved, handle, indent=1)  # the plan document keeps its order: `show FILE` reads as `plan`
 
 
 def load_plan(path: str) -> dict[str, Any]:

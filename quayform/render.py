@@ -175,20 +175,22 @@ def render_event(event: ApplyEvent, out: Printer) -> None:
         out.parts((f"{where}: ", "dim"), (event.message, "dim"))
 
 
-def render_apply_result(result: ApplyResult, destroy: bool, out: Printer) -> None:
+def render_apply_result(result: ApplyResult, destroy: bool, out: Printer, err: Printer | None = None) -> None:
+    """The closing summary on `out`; each error on `err` (stderr), as Terraform does."""
+    err = err or out
     if result.interrupted:
         out.line()
         out.line(f"Interrupted: {result.added} added, {result.changed} changed, {result.replaced} replaced, "
                  f"{result.destroyed} destroyed; {len(result.skipped)} change(s) not started. "
                  "Run the same command again to finish.", style="bold yellow")
         for address, message in result.errors:
-            out.line(f"Error: {address}: {message}", style="red")
+            err.line(f"Error: {address}: {message}", style="red")
         return
     if result.errors:
         out.line()
         out.line(f"Apply failed: {len(result.errors)} error(s), {len(result.skipped)} change(s) skipped.", style="bold red")
         for address, message in result.errors:
-            out.line(f"Error: {address}: {message}", style="red")
+            err.line(f"Error: {address}: {message}", style="red")
         return
     out.line()
     if destroy:

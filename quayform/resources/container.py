@@ -233,21 +233,22 @@ class ContainerProvider:
     def wait_ready(self, change: Change, timeout: float | None = None,
                    sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
         """Return once the container runs and, if it has a healthcheck, is healthy."""
+        shown = (change.after or {})["name"] + (" (the new one)" if name else "")
         name = name or (change.after or {})["name"]
         deadline = time.monotonic() + (timeout or self._default_timeout(change))
         while True:
-            with engine_errors(f"inspecting container {name}"):
+            with engine_errors(f"inspecting container {shown}"):
                 state = self.api.inspect_container(name)["State"]
             health = state.get("Health")
             if not state.get("Running") or state.get("Restarting"):
                 how = "keeps restarting" if state.get("Restarting") else f"exited with code {state.get('ExitCode')}"
-                raise ReadinessError(f"container {name} {how}; last log lines:\n{self._logs(name)}")
+                raise ReadinessError(f"container {shown} {how}; last log lines:\n{self._logs(name)}")
             if not health or health.get("Status") == "healthy":
                 return
-            if time.monotonic() > deadline:
+            if health.get("Status") == "unhealthy" or time.monotonic() > deadline:
                 log = (health.get("Log") or [{}])[-1]
                 output = (log.get("Output") or "").strip() or "(no output)"
-                raise ReadinessError(f"container {name} did not become healthy in time (health: "
+                raise ReadinessError(f"container {shown} did not become healthy in time (health: "
                                      f"{health.get('Status')}); last health check output: {output}")
             sleep(0.2)
 
