@@ -164,3 +164,35 @@ def test_removed_user_is_dropped_and_removed_database_is_kept(pg_stack: Stack) -
     assert psql(server, "select count(*) from pg_database where datname = 'quay'").stdout.strip() == "1"
     again = pg_stack.plan()
     assert again.changes == [] and [str(k.address) for k in again.kept] == ["databases.quay"]
+
+
+def test_encoding_locale_and_role_flags_are_applied_and_stable(tmp_path, stack) -> None:
+    spec = Stack(tmp_path, stack, {"PG_ADMIN": "admin-pw"}).write(f"""\
+secrets:
+  admin: {{env: PG_ADMIN}}
+containers:
+  pgsql:
+    image: {POSTGRES}
+    env: {{POSTGRES_PASSWORD: "${{secrets.admin}}"}}
+    healthcheck: {{test: ["CMD", "pg_isready", "-U", "postgres"], interval: 500ms, retries: 60}}
+postgres:
+  main: {{container: pgsql}}
+databases:
+  latin: {{server: main, encoding: LATIN1, locale: C, owner: builder}}
+users:
+  builder: {{server: main, login: true, createdb: true, createrole: true}}
+  reader: {{server: main, login: false, grants: {{latin: [CONNECT]}}}}
+""")
+    spec.apply()
+    server = f"{stack}-pgsql"
+    row = psql(server, "select pg_encoding_to_char(encoding), datcollate from pg_database where datname = 'latin'")
+    assert row.stdout.strip() == "LATIN1|C"
+    flags = psql(server, "select rolname, rolcanlogin, rolcreatedb, rolcreaterole from pg_roles "
+                         "where rolname in ('builder', 'reader') order by 1").stdout.split()
+    assert flags == ["builder|t|t|t", "reader|f|f|f"]
+    assert spec.plan().changes == []
+    spec.path.write_text(spec.path.read_text().replace("encoding: LATIN1", "encoding: UTF8"))
+    plan = spec.plan()
+    assert plan.changes == []
+    assert [str(k.address) for k in plan.kept] == ["databases.latin"]
+    assert "never drops a database" in plan.kept[0].reason
