@@ -228,7 +228,7 @@ def make_destroy_plan(options: Options) -> Plan:
 
     spec, graph = _load(options, read_secrets=False)
     api = connect()
-    live = observe_stack(api, spec.stack, ())
+    live = observe_stack(api, spec.stack, (), inspect=False)
     desired = {a: d for a, d in desired_state(spec, live).items() if a.kind in ("users", "databases")}
     pg_objects, _ = _observe_postgres(api, spec, live, desired)
     live_forms = {a: (obj.id, obj.state) for a, obj in {**live.objects, **pg_objects}.items()}

@@ -149,6 +149,24 @@ def desired_container(key: str, container: Container, spec: Spec, image: ImageIn
     return desired
 
 
+def listed_container(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What `GET /containers/json` alone tells: enough to delete in the right order (destroy)."""
+    mounts = []
+    for mount in raw.get("Mounts") or []:
+        if mount.get("Type") == "volume" and not _ANONYMOUS_VOLUME.match(mount.get("Name") or ""):
+            mounts.append(f"volume:{mount.get('Name')}:{mount.get('Destination')}:rw")
+    networks = ((raw.get("NetworkSettings") or {}).get("Networks") or {})
+    labels = raw.get("Labels") or {}
+    return {
+        "name": (raw.get("Names") or ["/" + raw["Id"][:12]])[0].lstrip("/"),
+        "image": raw.get("Image"),
+        "mounts": sorted(mounts),
+        "networks": {name: [] for name in networks},
+        "running": raw.get("State") == "running",
+        "_prevent_destroy": labels.get(L.PREVENT_DESTROY) == "true",
+    }
+
+
 def live_container(raw: Mapping[str, Any]) -> dict[str, Any]:
     """`docker inspect` of a container -> the same shape as desired_container()."""
     config = raw.get("Config") or {}
