@@ -28,16 +28,6 @@ class Action(Enum):
     def is_replace(self) -> bool:
         return self is Action.REPLACE
 
-    @property
-    def verb(self) -> str:
-        return {
-            Action.NOOP: "is unchanged",
-            Action.CREATE: "will be created",
-            Action.UPDATE: "will be updated in-place",
-            Action.REPLACE: "must be replaced",
-            Action.DELETE: "will be destroyed",
-        }[self]
-
 
 @dataclass(frozen=True)
 class AttributeChange:

@@ -13,7 +13,6 @@ import os
 import secrets
 from typing import Any
 
-from quayform.address import Address
 from quayform.errors import PlanStaleError, QuayformError
 from quayform.labels import fingerprint
 from quayform.plan import Plan
@@ -63,9 +62,8 @@ def check_fresh(saved: dict[str, Any], fresh: Plan) -> None:
         changed = sorted(a for a in set(before) | set(after) if before.get(a) != after.get(a))
         if changed:
             reasons.append(f"{what} ({', '.join(changed)})")
+    shown = [(c["address"], c["action"]) for c in saved["plan"]["changes"]]
+    if not reasons and shown != [(str(c.address), c.action.name.lower()) for c in fresh.changes]:
+        reasons.append("planning again gives other changes")
     if reasons:
         raise PlanStaleError("the saved plan is stale: " + "; ".join(reasons) + ". Run `quayform plan` again.")
-
-
-def target_addresses(saved: dict[str, Any]) -> list[Address]:
-    return [Address.parse(a) for a in saved["options"].get("target", [])]

@@ -147,7 +147,8 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
         out.line(f"Image {ref} is not on the engine; apply will pull it first.", style="dim")
     summary = document["summary"]
     if not changes:
-        out.line("No changes. Your stack matches the spec.", style="bold green")
+        done = "No objects need to be destroyed." if document["destroy"] else "Your stack matches the spec."
+        out.line(f"No changes. {done}", style="bold green")
         return
     out.parts(("Plan: ", "bold"), (f"{summary['add']} to add, {summary['change']} to change, "
                                    f"{summary['replace']} to replace, {summary['destroy']} to destroy.", None))

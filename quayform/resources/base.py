@@ -63,6 +63,23 @@ class Provider(Protocol):
     def wait_ready(self, change: Change, timeout: float | None = None) -> None: ...
 
 
+class ProviderBase:
+    """What most providers share: the API client, no in-place update, nothing to wait for."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, api: Any):
+        self.api = api
+
+    def update(self, change: Change) -> None:
+        from quayform.errors import EngineError
+
+        raise EngineError(f"{self.kind.rstrip('s')} {change.name} cannot be changed in place")
+
+    def wait_ready(self, change: Change, timeout: float | None = None) -> None:
+        return None
+
+
 def split_env(entries: list[str] | None) -> dict[str, str]:
     """["A=1", "B"] -> {"A": "1", "B": ""}; later entries win, as in Docker."""
     env: dict[str, str] = {}

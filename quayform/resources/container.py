@@ -111,9 +111,10 @@ class ContainerProvider:
         staging = f"{desired['name']}-qf-{secrets.token_hex(4)}"
         networks = list(desired["networks"].items())
         first_net, first_aliases = networks[0]
+        binds, anonymous = _binds(desired, keep)
         with engine_errors(f"creating container {desired['name']}"):
             host_config = self.api.create_host_config(
-                binds=_binds(desired, keep)[0] or None,
+                binds=binds or None,
                 restart_policy=self._restart_policy(desired["restart"]),
                 privileged=container.privileged,
                 network_mode=first_net,
@@ -128,7 +129,7 @@ class ContainerProvider:
                 environment=[f"{k}={v}" for k, v in reveal(container.env).items()],
                 labels={**container.labels, **self._labels(desired)},
                 ports=[(b.container_port, b.protocol) for b in container.port_bindings] or None,
-                volumes=_binds(desired, keep)[1] or None,
+                volumes=anonymous or None,
                 user=container.user,
                 working_dir=container.working_dir,
                 healthcheck=healthcheck_to_docker(container.healthcheck) if container.healthcheck else None,

@@ -11,7 +11,7 @@ from quayform import labels as L
 from quayform.changes import Change
 from quayform.docker_client import describe, engine_errors, is_not_found
 from quayform.errors import EngineError
-from quayform.resources.base import FieldPolicy
+from quayform.resources.base import FieldPolicy, ProviderBase
 from quayform.spec.models import Spec
 
 FIELDS = FieldPolicy(replace_on=frozenset({"name", "driver", "internal", "labels"}), mappings=frozenset({"labels"}))
@@ -40,12 +40,9 @@ def live_network(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class NetworkProvider:
+class NetworkProvider(ProviderBase):
     kind = "networks"
     fields = FIELDS
-
-    def __init__(self, api: docker.APIClient):
-        self.api = api
 
     def create(self, change: Change) -> None:
         desired = change.after or {}
@@ -58,9 +55,6 @@ class NetworkProvider:
                         **L.lifecycle_labels(desired)},
                 check_duplicate=True,
             )
-
-    def update(self, change: Change) -> None:
-        raise EngineError(f"network {change.name} cannot be changed in place")
 
     def delete(self, change: Change) -> None:
         """Remove the network; disconnect leftover endpoints and retry, since dockerd 20.10 can miscount them."""
@@ -89,6 +83,3 @@ class NetworkProvider:
                 self.api.disconnect_container_from_network(container, network, force=True)
             except docker.errors.APIError:
                 pass
-
-    def wait_ready(self, change: Change, timeout: float | None = None) -> None:
-        return None

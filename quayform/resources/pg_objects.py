@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import docker
 
 from quayform.changes import Action, Change
 from quayform.errors import EngineError
+from quayform.resources.base import ProviderBase
 from quayform.resources.pg_forms import DATABASE_FIELDS, USER_FIELDS
 from quayform.resources.pg_sql import drop_database, drop_user, ensure_database, ensure_extensions, ensure_user
 from quayform.resources.postgres import PgSession, ServerRef
@@ -15,10 +15,7 @@ from quayform.resources.postgres import PgSession, ServerRef
 SERVER_TIMEOUT = 120.0
 
 
-class _PgProvider:
-    def __init__(self, api: docker.APIClient):
-        self.api = api
-
+class _PgProvider(ProviderBase):
     def session(self, change: Change) -> PgSession:
         server: ServerRef | None = (change.after or change.before or {}).get("_server")
         if server is None:
@@ -26,9 +23,6 @@ class _PgProvider:
         session = PgSession(self.api, server)
         session.wait_ready(SERVER_TIMEOUT)
         return session
-
-    def wait_ready(self, change: Change, timeout: float | None = None) -> None:
-        return None
 
 
 class DatabaseProvider(_PgProvider):

@@ -10,7 +10,7 @@ from quayform import labels as L
 from quayform.changes import Change
 from quayform.docker_client import describe, engine_errors, is_not_found
 from quayform.errors import EngineError
-from quayform.resources.base import FieldPolicy
+from quayform.resources.base import FieldPolicy, ProviderBase
 from quayform.spec.models import Spec
 
 FIELDS = FieldPolicy(replace_on=frozenset({"name", "driver", "driver_opts", "labels"}),
@@ -39,12 +39,9 @@ def live_volume(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class VolumeProvider:
+class VolumeProvider(ProviderBase):
     kind = "volumes"
     fields = FIELDS
-
-    def __init__(self, api: docker.APIClient):
-        self.api = api
 
     def create(self, change: Change) -> None:
         desired = change.after or {}
@@ -57,9 +54,6 @@ class VolumeProvider:
                         **L.lifecycle_labels(desired)},
             )
 
-    def update(self, change: Change) -> None:
-        raise EngineError(f"volume {change.name} cannot be changed in place")
-
     def delete(self, change: Change) -> None:
         try:
             self.api.remove_volume(change.name)
@@ -67,6 +61,3 @@ class VolumeProvider:
             if is_not_found(exc):
                 return
             raise EngineError(f"removing volume {change.name}: {describe(exc)}") from None
-
-    def wait_ready(self, change: Change, timeout: float | None = None) -> None:
-        return None

@@ -24,6 +24,7 @@ FORBIDDEN = {
     "apply": {"rich", "click", "quayform.render", "quayform.cli"},
     "resources": {"rich", "click", "quayform.render", "quayform.cli", "quayform.pipeline"},
     "observe": {"rich", "click", "quayform.render", "quayform.cli"},
+    "pipeline": {"rich", "click", "quayform.render", "quayform.cli"},
     "cli": {"docker", "quayform.resources", "quayform.observe", "quayform.apply", "quayform.diff"},
 }
 
