@@ -1,9 +1,12 @@
 """The executor: carries out a plan's changes in dependency order with bounded parallelism.
 
-Each change becomes one or two operations (a replace is delete-then-create). An
-operation starts only when every operation it waits for has finished; a failure skips
-everything that waits on it, and independent work goes on. Apply emits ApplyEvents
-and never prints.
+Each change becomes one or two operations (a replace is delete-then-create; a
+create-before-destroy replacement is one operation of its own). An operation starts only
+when every operation it waits for has finished; a failure skips everything that waits on
+it, and independent work goes on. The ordering rules come from the graph and from the
+kinds' declarations (what an object uses, which deletes go before creates); each
+operation runs through its kind and the connection of its target. Apply emits
+ApplyEvents and never prints.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import networkx as nx
 
@@ -19,7 +22,6 @@ from quayform.address import Address
 from quayform.changes import Action, ApplyEvent, ApplyResult, Change
 from quayform.errors import QuayformError
 from quayform.plan import Plan
-from quayform.resources.base import Provider
 
 EventSink = Callable[[ApplyEvent], None]
 
@@ -29,60 +31,53 @@ class Operation:
     """One step of apply; compared by identity (a replace has two steps for one address)."""
 
     address: Address
-    verb: str  # "create" | "update" | "delete"
+    verb: str  # "create" | "update" | "delete" | "create_before_destroy"
     change: Change
 
 
-def operations_graph(plan: Plan) -> nx.DiGraph:
+_VERBS = {Action.CREATE: ("create",), Action.UPDATE: ("update",), Action.DELETE: ("delete",),
+          Action.REPLACE: ("delete", "create"), Action.CREATE_THEN_DELETE: ("create_before_destroy",)}
+
+
+def operations_graph(plan: Plan, kinds: Mapping[str, Any] | None = None) -> nx.DiGraph:
     """Operations as a DAG: creates follow what they depend on, deletes precede it."""
     ops = nx.DiGraph()
     creates: dict[Address, Operation] = {}
     deletes: dict[Address, Operation] = {}
     for change in plan.changes:
-        if change.action is Action.REPLACE and (change.after or {}).get("_cbd"):
-            # create_before_destroy: one operation that starts the new one before removing the old
-            creates[change.address] = Operation(change.address, "create_before_destroy", change)
-            ops.add_node(creates[change.address])
-            continue
-        if change.action in (Action.DELETE, Action.REPLACE):
-            deletes[change.address] = Operation(change.address, "delete", change)
-            ops.add_node(deletes[change.address])
-        if change.action in (Action.CREATE, Action.REPLACE, Action.UPDATE):
-            verb = "update" if change.action is Action.UPDATE else "create"
-            creates[change.address] = Operation(change.address, verb, change)
-            ops.add_node(creates[change.address])
-        if change.action is Action.REPLACE:
-            ops.add_edge(deletes[change.address], creates[change.address])
+        steps = [Operation(change.address, verb, change) for verb in _VERBS.get(change.action, ())]
+        for op in steps:
+            ops.add_node(op)
+            (deletes if op.verb == "delete" else creates)[change.address] = op
+        if len(steps) == 2:
+            ops.add_edge(*steps)
     for dependency, dependent in (plan.graph.edges if plan.graph else ()):
         if dependency in creates and dependent in creates:
             ops.add_edge(creates[dependency], creates[dependent])
         if dependency in deletes and dependent in deletes:
             ops.add_edge(deletes[dependent], deletes[dependency])
-    container_deletes = [op for a, op in deletes.items() if a.kind == "containers"]
-    for op in container_deletes:
-        # A container goes before the network and volumes it uses, and before any new
-        # container, which may want the name or host port the old one holds.
-        for other in deletes.values():
-            if other.address.kind in ("networks", "volumes") and _uses(op.change, other.change):
-                _add_edge_if_acyclic(ops, op, other)
-        for other in creates.values():
-            if other.address.kind == "containers" and other.address != op.address:
-                _add_edge_if_acyclic(ops, op, other)
-    for address, op in deletes.items():
-        # Users and databases are dropped while their server still runs.
-        if address.kind in ("users", "databases"):
-            for container_op in container_deletes:
-                _add_edge_if_acyclic(ops, op, container_op)
+    if kinds is not None:
+        _order_by_kind_rules(ops, kinds, creates, deletes)
     return ops
 
 
-def _uses(container: Change, other: Change) -> bool:
-    """Does the live container attach to this network or mount this volume?"""
-    live = container.before or {}
-    name = (other.before or {}).get("name")
-    if other.address.kind == "networks":
-        return name in (live.get("networks") or {})
-    return any(m.startswith(f"volume:{name}:") for m in live.get("mounts") or [])
+def _order_by_kind_rules(ops: nx.DiGraph, kinds: Mapping[str, Any], creates: dict[Address, Operation],
+                         deletes: dict[Address, Operation]) -> None:
+    """What each kind declares: an object is deleted before what it uses; some deletes go before creates."""
+    by_name = {(op.address.kind, op.change.name): op for op in deletes.values()}
+    for op in deletes.values():
+        kind = kinds.get(op.address.kind)
+        if kind is None:
+            continue
+        for used in kind.uses(op.change.before or {}, op.change.live_target):
+            other = by_name.get(used)
+            if other is not None and other is not op:
+                _add_edge_if_acyclic(ops, op, other)
+        if kind.rules.deletes_before_creates:
+            # The old object may hold a name or a host port that a new one of its kind wants.
+            for other in creates.values():
+                if other.address.kind == op.address.kind and other.address != op.address:
+                    _add_edge_if_acyclic(ops, op, other)
 
 
 def _add_edge_if_acyclic(ops: nx.DiGraph, first: Operation, then: Operation) -> None:
@@ -91,19 +86,27 @@ def _add_edge_if_acyclic(ops: nx.DiGraph, first: Operation, then: Operation) -> 
         ops.add_edge(first, then)
 
 
+class _NoConnections:
+    def get(self, target: Any) -> Any:
+        return None
+
+
 class Executor:
     """Walks the operations graph with at most `parallelism` operations at a time."""
 
-    def __init__(self, providers: Mapping[str, Provider], parallelism: int, emit: EventSink,
-                 remove_volumes: bool = False):
-        self.providers = providers
+    def __init__(self, kinds: Mapping[str, Any], parallelism: int, emit: EventSink, connections: Any = None,
+                 release: frozenset[str] = frozenset()):
+        self.kinds = kinds
         self.parallelism = max(1, parallelism)
         self.emit = emit
-        self.remove_volumes = remove_volumes
+        self.connections = connections if connections is not None else _NoConnections()
+        self.release = release
 
     def run(self, plan: Plan) -> ApplyResult:
         """Run every operation; on Ctrl-C, let the ones in flight finish and start no more."""
-        ops = operations_graph(plan)
+        ops = operations_graph(plan, self.kinds)
+        for op in ops.nodes:  # open connections before the threads start (client imports are not thread-safe)
+            self.connections.get(op.change.live_target if op.verb == "delete" else op.change.target)
         result = ApplyResult()
         waiting = set(ops.nodes)
         finished: set[Operation] = set()
@@ -151,18 +154,22 @@ class Executor:
                 running[pool.submit(self._run_one, op)] = op
 
     def _run_one(self, op: Operation) -> None:
-        provider = self.providers[op.address.kind]
+        kind = self.kinds[op.address.kind]
+        change = op.change
         started = time.monotonic()
         self.emit(ApplyEvent(op.address, "start", op.verb))
         try:
             if op.verb == "delete":
-                if op.address.kind == "containers":
-                    provider.delete(op.change, remove_volumes=self.remove_volumes)  # type: ignore[call-arg]
-                else:
-                    provider.delete(op.change)
+                kind.delete(change, self.connections.get(change.live_target), self.release)
             else:
-                getattr(provider, op.verb)(op.change)
-                provider.wait_ready(op.change)
+                connection = self.connections.get(change.target)
+                if op.verb == "create":
+                    kind.create(change, connection)
+                elif op.verb == "update":
+                    kind.update(change, connection)
+                else:
+                    kind.create_before_destroy(change, connection)
+                kind.wait_ready(change, connection)
         except Exception as exc:
             message = str(exc) if isinstance(exc, QuayformError) else f"{type(exc).__name__}: {exc}"
             self.emit(ApplyEvent(op.address, "failed", op.verb, time.monotonic() - started, message))
@@ -178,5 +185,5 @@ class Executor:
             result.changed += 1
         elif action is Action.DELETE:
             result.destroyed += 1
-        elif action is Action.REPLACE and op.verb != "delete":
+        elif action.is_replace and op.verb != "delete":
             result.replaced += 1

@@ -126,10 +126,9 @@ def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str
 def plan(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, replace: tuple[str, ...],
          target: tuple[str, ...], as_json: bool, out: str | None, detailed_exitcode: bool) -> None:
     """Show what apply would change."""
-    from quayform.pipeline import make_plan
-    from quayform.render import dumps, plan_to_json, render_plan
-
-    from quayform.pipeline import save_plan_file
+    from quayform.pipeline import make_plan, save_plan_file
+    from quayform.plan_document import dumps, plan_to_json
+    from quayform.render import render_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
     options = obj.options(replace=replace, target=target)
@@ -158,7 +157,8 @@ def _confirm(question: str) -> bool:
 
 def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_approve: bool, question: str) -> None:
     from quayform.pipeline import run_apply
-    from quayform.render import ProgressView, plan_to_json, render_apply_result, render_outputs, render_plan
+    from quayform.plan_document import plan_to_json
+    from quayform.render import ProgressView, render_apply_result, render_outputs, render_plan
 
     out = obj.printer()
     render_plan(plan_to_json(the_plan), out)
@@ -251,8 +251,8 @@ def destroy(ctx: click.Context, spec_path: str | None, variables: dict[str, str]
     from quayform.pipeline import locked, make_destroy_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
-    options = obj.options(parallelism=parallelism, remove_volumes=remove_volumes, remove_databases=remove_databases,
-                          target=target, lock_timeout=_seconds(lock_timeout))
+    release = frozenset(flag for flag, given in (("volumes", remove_volumes), ("databases", remove_databases)) if given)
+    options = obj.options(parallelism=parallelism, release=release, target=target, lock_timeout=_seconds(lock_timeout))
     with locked(options, "destroy", _warn):
         _run(ctx, obj, make_destroy_plan(options), options, auto_approve, "Do you really want to destroy the stack?")
 
@@ -265,7 +265,8 @@ def destroy(ctx: click.Context, spec_path: str | None, variables: dict[str, str]
 def show(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool,
          plan_file: str | None, as_json: bool) -> None:
     """Show a saved plan FILE, or the live stack as the engine has it."""
-    from quayform.render import dumps, live_to_json, render_live, render_plan
+    from quayform.plan_document import dumps, live_to_json
+    from quayform.render import render_live, render_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
     if plan_file:
@@ -290,7 +291,7 @@ def output(ctx: click.Context, spec_path: str | None, variables: dict[str, str],
            name: str | None, as_json: bool) -> None:
     """Print the spec's outputs (one by NAME); secret ones show as (sensitive)."""
     from quayform.pipeline import spec_outputs
-    from quayform.render import dumps
+    from quayform.plan_document import dumps
     from quayform.sensitive import redact
 
     obj = _context(ctx, spec_path, variables, no_color)
@@ -328,12 +329,12 @@ def graph(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
 def import_(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, address: str,
             name: str, lock_timeout: str) -> None:
     """Adopt the existing container NAME as ADDRESS (the next apply replaces it, keeping its volumes)."""
-    from quayform.pipeline import import_container, locked
+    from quayform.pipeline import import_resource, locked
 
     obj = _context(ctx, spec_path, variables, no_color)
     options = obj.options(lock_timeout=_seconds(lock_timeout))
     with locked(options, "import", _warn):
-        cid = import_container(options, address, name)
+        cid = import_resource(options, address, name)
     click.echo(f"Imported container {name} ({cid[:12]}) as {address}. Run `quayform plan` to see it replaced "
                "by a managed container that keeps its volumes.")
 

@@ -1,27 +1,30 @@
-"""Desired vs live -> changes. Pure: plain dicts in, Change values out; no Docker, no spec loading.
+"""Desired vs live -> changes. Pure: plain values in, Change values out; no Docker, no spec loading.
 
-Both sides are the normalised dicts the providers build. Keys starting with "_" are
-apply's payload and never compared; desired values equal to UNKNOWN are not compared.
-Field policies are passed in, so this module can be tested on plain data.
+Both sides are the normalised forms the kinds build. Desired values equal to UNKNOWN are
+not compared. Each kind's rules come in as a `FieldPolicy` (which attributes replace,
+update in place, are held or ignored; judges that read a live value against the desired
+one; what a replacement or an orphan means), passed in by the pipeline, so this module can
+be tested on plain data.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import replace as with_fields
+from typing import Any, Hashable, Mapping
 
 from quayform.address import Address
-from quayform.changes import UNKNOWN, Action, AttributeChange, Change, Kept
+from quayform.changes import NO_LIFECYCLE, UNKNOWN, Action, AttributeChange, Change, Desired, Kept, LiveObject, Reason
 from quayform.sensitive import MASK, Sensitive, contains_sensitive, reveal
 
-# Kinds whose changed definition would destroy data or cut off containers: held unless asked.
-HELD_KINDS = ("volumes", "networks", "databases")
+REPLACE_REQUESTED = Reason("replace_requested", "replacement requested with --replace")
+ORPHAN = Reason("orphan", "it is no longer in the spec")
 
 
-def comparable(desired: Mapping[str, Any], live: Mapping[str, Any], ignored: frozenset[str] = frozenset()
-               ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two sides reduced to what can be compared (payload, unknowns and ignored fields dropped)."""
+def comparable(desired: Mapping[str, Any], live: Mapping[str, Any], ignored: frozenset[str] = frozenset(),
+               partial: frozenset[str] | tuple[str, ...] = frozenset()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two sides reduced to what can be compared (unknowns and ignored fields dropped)."""
     want = {k: reveal(v) for k, v in desired.items()
-            if not k.startswith("_") and k not in ignored and not (isinstance(v, str) and v == UNKNOWN)}
+            if k not in ignored and not (isinstance(v, str) and v == UNKNOWN)}
     have = {k: reveal(v) for k, v in live.items() if k in want}
     for name in ignored:
         key, dot, sub = name.partition(".")
@@ -29,7 +32,7 @@ def comparable(desired: Mapping[str, Any], live: Mapping[str, Any], ignored: fro
             for side in (want, have):
                 if isinstance(side.get(key), dict):
                     side[key] = {k: v for k, v in side[key].items() if k != sub}
-    for key in desired.get("_partial", ()):
+    for key in partial:
         if isinstance(want.get(key), dict) and isinstance(have.get(key), dict):
             have[key] = {k: v for k, v in have[key].items() if k in want[key]}
         elif isinstance(want.get(key), list) and isinstance(have.get(key), list):
@@ -47,9 +50,11 @@ def _lookup(data: Mapping[str, Any], path: tuple[Any, ...]) -> Any:
 
 
 def attribute_changes(desired: Mapping[str, Any], live: Mapping[str, Any], replace_on: frozenset[str],
-                      mappings: frozenset[str], ignored: frozenset[str] = frozenset()) -> tuple[AttributeChange, ...]:
+                      mappings: frozenset[str], ignored: frozenset[str] = frozenset(),
+                      partial: frozenset[str] | tuple[str, ...] = frozenset(),
+                      held: frozenset[str] = frozenset()) -> tuple[AttributeChange, ...]:
     """Every attribute that differs, per key inside mapping attributes (env.FOO), sensitive ones masked."""
-    want, have = comparable(desired, live, ignored)
+    want, have = comparable(desired, live, ignored, partial)
     if want == have:
         return ()
     from deepdiff import DeepDiff  # imported only when something differs: a no-op plan never pays for it
@@ -66,64 +71,91 @@ def attribute_changes(desired: Mapping[str, Any], live: Mapping[str, Any], repla
         before, after = _lookup(have, path), _lookup(want, path)
         if secret:
             before, after = (MASK if before is not None else None), (MASK if after is not None else None)
-        changes.append(AttributeChange(".".join(str(p) for p in path), before, after, path[0] in replace_on, secret))
+        changes.append(AttributeChange(".".join(str(p) for p in path), before, after, path[0] in replace_on, secret,
+                                       path[0] in held))
     return tuple(changes)
 
 
 def choose_action(live_exists: bool, attributes: tuple[AttributeChange, ...], replace_requested: bool) -> Action:
-    """Absent -> create; replace asked or a replace-forcing attribute changed -> replace; equal -> no-op; else update."""
+    """Absent -> create; replace asked or a replace-forcing attribute changed -> replace; equal -> no-op; else update.
+
+    Held differences are shown but never acted on, so they alone make no change.
+    """
     if not live_exists:
         return Action.CREATE
     if replace_requested or any(a.forces_replace for a in attributes):
         return Action.REPLACE
-    return Action.UPDATE if attributes else Action.NOOP
+    return Action.UPDATE if any(not a.held for a in attributes) else Action.NOOP
 
 
-def diff_resource(address: Address, desired: dict[str, Any], live: dict[str, Any] | None, live_id: str | None,
-                  policy: Any, replace_requested: bool = False) -> Change | Kept:
-    """The change for one resource in the spec (held kinds come back as Kept unless replace is asked)."""
+def judged(live: LiveObject, desired: Desired, policy: Any) -> dict[str, Any]:
+    """The live form with every judged attribute read against the desired value (e.g. a password verifier)."""
+    form = dict(live.form)
+    for name, judge in policy.judges.items():
+        form[name] = judge(desired.form.get(name), live.form, live.payload)
+    return form
+
+
+def _change(address: Address, action: Action, attributes: tuple[AttributeChange, ...], reason: str | None,
+            desired: Desired | None, live: LiveObject | None, live_form: dict[str, Any] | None = None) -> Change:
+    return Change(address, action, attributes, reason,
+                  before=live_form if live_form is not None else (live.form if live else None),
+                  after=desired.form if desired else None, live_id=live.id if live else None,
+                  payload=desired.payload if desired else None, live_payload=live.payload if live else None,
+                  lifecycle=desired.lifecycle if desired else NO_LIFECYCLE,
+                  target=desired.target if desired else None, live_target=live.target if live else None,
+                  guarded=live.guarded if live else False)
+
+
+def diff_resource(address: Address, desired: Desired, live: LiveObject | None, policy: Any,
+                  replace_requested: bool = False) -> Change | Kept:
+    """The change for one resource in the spec (held replacements come back as Kept)."""
     if live is None:
-        return Change(address, Action.CREATE, reason=None, after=desired)
-    ignored = policy.ignored | frozenset(desired.get("_ignore", ()))
-    attributes = attribute_changes(desired, live, policy.replace_on, policy.mappings, ignored)
-    action = choose_action(True, attributes, replace_requested)
-    if action is Action.REPLACE and address.kind == "databases":
-        fixed = ", ".join(a.path for a in attributes if a.forces_replace)
-        return Kept(address, f"PostgreSQL cannot change a database's {fixed} in place and quayform never drops a "
-                             "database; dump, drop and restore it by hand if the change is needed", attributes)
-    if action is Action.REPLACE and address.kind in HELD_KINDS and not replace_requested:
-        return Kept(address, f"its definition changed, but recreating it would {_held_cost(address.kind)}; "
-                             f"run with --replace {address} to recreate it", attributes)
-    reason = "replacement requested with --replace" if replace_requested else None
-    return Change(address, action, attributes, reason, before=live, after=desired, live_id=live_id)
+        return _change(address, Action.CREATE, (), None, desired, None)
+    live_form = judged(live, desired, policy)
+    ignored = policy.ignored | frozenset(desired.lifecycle.ignore_changes)
+    attributes = attribute_changes(desired.form, live_form, policy.replace_on, policy.mappings, ignored,
+                                   desired.partial, policy.held)
+    forced = replace_requested or live.replace_reason is not None
+    action = choose_action(True, attributes, forced)
+    held = [a.path for a in attributes if a.held]
+    hold_text = policy.hold_reason.format(address=address, attributes=", ".join(held))
+    if action is Action.REPLACE and policy.on_replace == "refuse":
+        return Kept(address, Reason("cannot_replace", hold_text), attributes)
+    if action is Action.REPLACE and policy.on_replace == "hold" and not forced:
+        return Kept(address, Reason("held", hold_text), attributes)
+    if action is Action.NOOP and held:
+        return Kept(address, Reason("held", hold_text), attributes)
+    if action is Action.REPLACE and desired.lifecycle.create_before_destroy:
+        action = Action.CREATE_THEN_DELETE
+    reason = live.replace_reason or (REPLACE_REQUESTED if replace_requested else None)
+    return _change(address, action, attributes, reason, desired, live, live_form)
 
 
-def _held_cost(kind: str) -> str:
-    return "delete the data in it" if kind == "volumes" else "disconnect every container on it"
+def diff_stack(desired: Mapping[Address, Desired], live: Mapping[Address, LiveObject],
+               policies: Mapping[str, Any], replace: set[Address] | frozenset[Address] = frozenset(),
+               unreadable: Mapping[tuple[str, Hashable], str] | None = None) -> tuple[list[Change], list[Kept]]:
+    """Changes for every address in the spec or live; orphans are deleted or kept as their kind says.
 
-
-def diff_stack(desired: Mapping[Address, dict[str, Any]], live: Mapping[Address, tuple[str, dict[str, Any]]],
-               policies: Mapping[str, Any], replace: set[Address] | frozenset[Address] = frozenset()
-               ) -> tuple[list[Change], list[Kept]]:
-    """Changes for every address in the spec or on the engine; orphans are deleted (volumes kept)."""
+    `unreadable` names the (kind, target) pairs that could not be read, and why: what the
+    spec wants there is planned as created if missing, and the plan says why it could not tell.
+    """
     changes: list[Change] = []
     kept: list[Kept] = []
     for address, want in desired.items():
-        live_id, have = live.get(address, (None, None))
-        result = diff_resource(address, want, have, live_id, policies[address.kind], address in replace)
+        result = diff_resource(address, want, live.get(address), policies[address.kind], address in replace)
+        why = (unreadable or {}).get((address.kind, want.target))
+        if isinstance(result, Change) and result.action is Action.CREATE and why:
+            result = with_fields(result, reason=Reason("target_unreadable", f"{why}; created if missing once it is"))
         (kept if isinstance(result, Kept) else changes).append(result)
-    for address, (live_id, have) in live.items():
+    for address, have in live.items():
         if address in desired:
             continue
-        if address.kind == "volumes":
-            kept.append(Kept(address, f"it is no longer in the spec but may hold data; delete it with "
-                                      f"`docker volume rm {have.get('name')}` if it is no longer needed"))
-        elif address.kind == "databases":
-            kept.append(Kept(address, f"it is no longer in the spec; quayform never drops a database implicitly "
-                                      f"(DROP DATABASE {have.get('name')!r} by hand if it is no longer needed)"))
+        policy = policies[address.kind]
+        if policy.orphan == "keep":
+            kept.append(Kept(address, Reason("orphan_kept", policy.orphan_reason(have))))
         else:
-            changes.append(Change(address, Action.DELETE, reason="it is no longer in the spec", before=have,
-                                  live_id=live_id))
+            changes.append(_change(address, Action.DELETE, (), ORPHAN, None, have))
     return changes, kept
 
 

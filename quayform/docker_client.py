@@ -1,8 +1,14 @@
-"""The one place quayform connects to Docker and turns engine failures into advice."""
+"""The one place quayform connects to Docker and turns engine failures into advice.
+
+`DockerEngine` is the connection kinds receive for an engine target: the API client, a
+memo for list calls that several kinds read in one run, and the SDK's error types and
+their translation, so kind modules never import the SDK themselves.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
 import docker
@@ -10,10 +16,15 @@ import docker.errors
 import requests.exceptions
 
 from quayform.errors import EngineError
+from quayform.targets import Memo
 
 # Docker 20.10's API version; newer engines still serve it, and pinning it saves a
 # /version round trip on every run.
 API_VERSION = "1.41"
+
+
+def endpoint_of_environment() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def connect(timeout: int = 120) -> docker.APIClient:
@@ -22,21 +33,23 @@ def connect(timeout: int = 120) -> docker.APIClient:
     try:
         return docker.APIClient(version=API_VERSION, timeout=timeout, max_pool_size=32, **kwargs)
     except docker.errors.DockerException as exc:
-        raise EngineError(f"cannot set up the Docker client: {exc}") from None
+        raise EngineError(f"cannot set up the Docker client for {endpoint_of_environment()}: {exc}") from None
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, endpoint: str | None = None) -> str:
     """A one-line, user-facing description of a Docker SDK or connection error."""
     if isinstance(exc, docker.errors.APIError):
         text = exc.explanation or str(exc)
         if isinstance(text, bytes):
             text = text.decode(errors="replace")
         return str(text).strip()
-    if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionRefusedError)):
-        return ("cannot reach the Docker engine (is dockerd running? "
+    where = endpoint or endpoint_of_environment()
+    if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionRefusedError,
+                        ConnectionError)):
+        return (f"cannot reach the Docker engine at {where} (is dockerd running? "
                 "check DOCKER_HOST or /var/run/docker.sock; scripts/test-env starts one here)")
     if isinstance(exc, requests.exceptions.Timeout):
-        return "the Docker engine did not answer in time"
+        return f"the Docker engine at {where} did not answer in time"
     return str(exc)
 
 
@@ -44,10 +57,39 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, docker.errors.NotFound)
 
 
+ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError,
+                   FileNotFoundError)
+
+
 @contextlib.contextmanager
-def engine_errors(action: str) -> Iterator[None]:
+def engine_errors(action: str, endpoint: str | None = None) -> Iterator[None]:
     """Re-raise SDK/connection errors from the block as EngineError('<action>: <why>')."""
     try:
         yield
-    except (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError) as exc:
-        raise EngineError(f"{action}: {describe(exc)}") from None
+    except ENGINE_FAILURES as exc:
+        raise EngineError(f"{action}: {describe(exc, endpoint)}") from None
+
+
+class DockerEngine:
+    """A connection to one engine, as kinds and stages use it."""
+
+    NotFound = docker.errors.NotFound
+    APIError = docker.errors.APIError
+    Failure = ENGINE_FAILURES
+
+    def __init__(self, api: docker.APIClient, name: str = "default", endpoint: str | None = None):
+        self.api = api
+        self.name = name
+        self.endpoint = endpoint or endpoint_of_environment()
+        self.memo = Memo()
+
+    @classmethod
+    def connect(cls, name: str = "default") -> "DockerEngine":
+        return cls(connect(), name)
+
+    def describe(self, exc: BaseException) -> str:
+        return describe(exc, self.endpoint)
+
+    def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """`with engine.errors("creating volume x"):` turns engine failures into EngineError."""
+        return engine_errors(action, self.endpoint)

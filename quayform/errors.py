@@ -63,5 +63,17 @@ class PlanStaleError(QuayformError):
     """A saved plan no longer matches the spec, its secrets or the live state."""
 
 
+class TargetUnavailable(QuayformError):
+    """Where a resource lives cannot be read right now (e.g. its server container is stopped).
+
+    `quiet`: nothing to explain (the target does not exist yet and is in this plan).
+    """
+
+    def __init__(self, reason: str, quiet: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.quiet = quiet
+
+
 class InterruptedApply(ApplyError):
     """Apply was interrupted; operations in flight finished, none were started after."""

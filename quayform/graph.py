@@ -1,8 +1,9 @@
 """The dependency graph of a stack: a DAG whose nodes are resource addresses.
 
 An edge A -> B means "B needs A": B is created after A and destroyed before it.
-Edges come from depends_on, from the volumes and networks a container uses, and from
-every ${...} reference between resources.
+Each kind names the edges of its resources (a container's depends_on, networks and
+volumes; a database's server and owner ...); every ${...} reference between resources
+adds one too. The order breaks ties by the registry's creation order, then by key.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from quayform.address import KINDS, Address
+from quayform.address import Address
 from quayform.errors import CycleError, SpecProblem
+from quayform.kinds import REGISTRY
 from quayform.spec.models import Spec
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ class StackGraph:
 
     nodes: list[Address]
     edges: set[tuple[Address, Address]] = field(default_factory=set)
+    # Where the spec makes each edge (dependent -> key path inside it), for error messages.
+    origins: dict[tuple[Address, Address], tuple] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._pred: dict[Address, set[Address]] = {n: set() for n in self.nodes}
@@ -95,37 +99,23 @@ def _reachable(start: Address, links: dict[Address, set[Address]]) -> set[Addres
 
 
 def _sort_key(address: Address) -> tuple[int, str]:
-    return (KINDS.index(address.kind), address.key)
+    return (REGISTRY.index(address.kind), address.key)
 
 
 def build_graph(spec: Spec) -> StackGraph:
     """Build the DAG; raise CycleError naming the cycle from a deterministic first node."""
-    nodes = [Address(kind, key) for kind in KINDS for key in getattr(spec, kind)]
-    edges: set[tuple[Address, Address]] = set()
-    for key, container in spec.containers.items():
-        me = Address("containers", key)
-        for dep in container.depends_on:
-            edges.add((Address("containers", dep), me))
-        for net in container.networks:
-            edges.add((Address("networks", net), me))
-        for mount in container.volumes:
-            if mount.kind == "volume":
-                edges.add((Address("volumes", mount.source), me))
-    for section in ("databases", "users"):
-        for key, item in getattr(spec, section).items():
-            server = spec.postgres.get(item.server)
-            if server is not None:
-                edges.add((Address("containers", server.container), Address(section, key)))
-    for key, database in spec.databases.items():
-        if database.owner:
-            edges.add((Address("users", database.owner), Address("databases", key)))
-    for key, user in spec.users.items():
-        # The user exists before a database it is granted on; creating the database applies the grant.
-        for target in user.grants:
-            edges.add((Address("users", key), Address("databases", target)))
+    nodes = [Address(kind.section, key) for kind in REGISTRY for key in kind.items(spec)]
+    origins: dict[tuple[Address, Address], tuple] = {}
+    for kind in REGISTRY:
+        for key, item in kind.items(spec).items():
+            me = Address(kind.section, key)
+            for dependency, path in kind.edges(spec, key, item):
+                origins.setdefault((dependency, me), path)
     for dependency, dependent in spec.ref_edges:
-        edges.add((Address.parse(dependency), Address.parse(dependent)))
-    graph = StackGraph(nodes, edges)
+        origins.setdefault((Address.parse(dependency), Address.parse(dependent)), ())
+    known = set(nodes)
+    edges = {edge for edge in origins if edge[0] in known and edge[1] in known}
+    graph = StackGraph(nodes, edges, origins)
     _check_acyclic(graph, spec)
     return graph
 
@@ -144,6 +134,7 @@ def _check_acyclic(graph: StackGraph, spec: Spec) -> None:
         ordered = [ordered[0]] + list(reversed(ordered[1:]))
         chain = " -> ".join(str(a) for a in ordered + [ordered[0]])
         first = ordered[0]
-        line = spec.line_of(first.kind, first.key, "depends_on") if first.kind == "containers" else spec.line_of(first.kind, first.key)
+        path = graph.origins.get((ordered[1] if len(ordered) > 1 else first, first), ())
+        line = spec.line_of(first.kind, first.key, *path[:1])
         problems.append(SpecProblem(spec.path, line, str(first), f"dependency cycle: {chain}"))
     raise CycleError(problems)

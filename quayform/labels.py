@@ -1,4 +1,4 @@
-"""The io.quayform.* labels that make Docker objects carry their own state."""
+"""The io.quayform.* labels that make Docker objects carry their own state, and keyed digests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from quayform.sensitive import Sensitive
 PREFIX = "io.quayform."
 STACK = PREFIX + "stack"
 ADDRESS = PREFIX + "address"
-CONFIG_HASH = PREFIX + "config-hash"
 FILES = PREFIX + "files"
 MARKER = PREFIX + "marker"  # quayform's own bookkeeping objects (import markers)
 IMPORT_ID = PREFIX + "import-id"
@@ -20,13 +19,11 @@ PREVENT_DESTROY = PREFIX + "prevent-destroy"
 SENSITIVE_ENV = PREFIX + "sensitive-env"  # names (never values) of env vars that hold secrets
 
 
-def _canonical(value: Any, salt: bytes | None = None) -> Any:
+def _canonical(value: Any, salt: bytes) -> Any:
     if isinstance(value, Sensitive):
-        if salt is not None:
-            return {"sensitive": hmac.new(salt, value.reveal().encode(), hashlib.sha256).hexdigest()}
-        return {"sensitive": value.digest()}
+        return {"sensitive": hmac.new(salt, value.reveal().encode(), hashlib.sha256).hexdigest()}
     if isinstance(value, dict):
-        return {str(k): _canonical(v, salt) for k, v in value.items() if not str(k).startswith("_")}
+        return {str(k): _canonical(v, salt) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v, salt) for v in value]
     return value
@@ -38,20 +35,9 @@ def fingerprint(value: Any, salt: bytes) -> str:
     return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
 
 
-def config_hash(desired: dict[str, Any]) -> str:
-    """A fingerprint of a desired configuration; secrets enter only as salted digests."""
-    text = json.dumps(_canonical(desired), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def content_digest(address: str, path: str, content: str) -> str:
     """Digest of a file's content, salted with where it goes, so equal secrets do not look equal."""
     return hashlib.sha256(f"{address}\0{path}\0{content}".encode()).hexdigest()[:32]
-
-
-def lifecycle_labels(desired: dict[str, Any]) -> dict[str, str]:
-    """Labels that make a resource's guards survive its removal from the spec."""
-    return {PREVENT_DESTROY: "true"} if desired.get("_prevent_destroy") else {}
 
 
 def ours(labels: dict[str, str] | None) -> dict[str, str]:

@@ -16,12 +16,9 @@ import socket
 import tarfile
 import time
 from dataclasses import dataclass
-from typing import Callable
-
-import docker
+from typing import Any, Callable
 
 from quayform import labels as L
-from quayform.docker_client import describe, engine_errors
 from quayform.errors import EngineError, LockHeldError
 
 LOCK_IMAGE = "quayform/lock:1"
@@ -73,26 +70,27 @@ class Holder:
                    labels.get(LOCK + ".operation", "?"), labels.get(LOCK + ".since", "?"))
 
 
-def _ensure_image(api: docker.APIClient) -> None:
-    try:
-        api.inspect_image(LOCK_IMAGE)
-        return
-    except docker.errors.NotFound:
-        pass
+def _ensure_image(engine: Any) -> None:
+    with engine.errors("checking the lock image"):
+        try:
+            engine.api.inspect_image(LOCK_IMAGE)
+            return
+        except engine.NotFound:
+            pass
     empty = io.BytesIO()
     with tarfile.open(fileobj=empty, mode="w"):
         pass
     repository, tag = LOCK_IMAGE.split(":")
-    with engine_errors("creating the lock image"):
-        api.import_image_from_data(empty.getvalue(), repository=repository, tag=tag)
+    with engine.errors("creating the lock image"):
+        engine.api.import_image_from_data(empty.getvalue(), repository=repository, tag=tag)
 
 
 class StackLock:
     """Context manager: acquire on enter (waiting up to `timeout`), release on exit."""
 
-    def __init__(self, api: docker.APIClient, stack: str, operation: str, timeout: float = 0.0,
+    def __init__(self, engine: Any, stack: str, operation: str, timeout: float = 0.0,
                  warn: Callable[[str], None] = lambda message: None):
-        self.api, self.stack, self.operation, self.timeout, self.warn = api, stack, operation, timeout, warn
+        self.engine, self.stack, self.operation, self.timeout, self.warn = engine, stack, operation, timeout, warn
         self.container_id: str | None = None
 
     def _labels(self) -> dict[str, str]:
@@ -101,31 +99,35 @@ class StackLock:
                 LOCK + ".operation": self.operation, LOCK + ".since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def _try_create(self) -> bool:
+        engine = self.engine
         try:
-            created = self.api.create_container(LOCK_IMAGE, command=["lock"], name=lock_name(self.stack),
-                                                labels=self._labels(), network_disabled=True)
-        except docker.errors.APIError as exc:
+            created = engine.api.create_container(LOCK_IMAGE, command=["lock"], name=lock_name(self.stack),
+                                                  labels=self._labels(), network_disabled=True)
+        except engine.APIError as exc:
             if exc.status_code == 409:
                 return False
-            raise EngineError(f"taking the lock of stack {self.stack}: {describe(exc)}") from None
+            raise EngineError(f"taking the lock of stack {self.stack}: {engine.describe(exc)}") from None
+        except engine.Failure as exc:
+            raise EngineError(f"taking the lock of stack {self.stack}: {engine.describe(exc)}") from None
         self.container_id = created["Id"]
         return True
 
     def holder(self) -> Holder | None:
-        try:
-            labels = self.api.inspect_container(lock_name(self.stack))["Config"]["Labels"] or {}
-        except docker.errors.NotFound:
-            return None
+        with self.engine.errors(f"reading the lock of stack {self.stack}"):
+            try:
+                labels = self.engine.api.inspect_container(lock_name(self.stack))["Config"]["Labels"] or {}
+            except self.engine.NotFound:
+                return None
         return Holder.from_labels(labels)
 
     def __enter__(self) -> "StackLock":
-        _ensure_image(self.api)
+        _ensure_image(self.engine)
         deadline = time.monotonic() + self.timeout
         while not self._try_create():
             holder = self.holder()
             if holder is not None and holder.is_gone():
                 self.warn(f"Taking over the lock of stack {self.stack!r} from {holder}: that process is gone.")
-                force_unlock(self.api, self.stack)
+                force_unlock(self.engine, self.stack)
                 continue
             if time.monotonic() >= deadline:
                 raise LockHeldError(f"stack {self.stack!r} is locked by {holder}; wait for it (--lock-timeout), "
@@ -136,19 +138,19 @@ class StackLock:
     def __exit__(self, *exc_info: object) -> None:
         if self.container_id:
             try:
-                self.api.remove_container(self.container_id, force=True)
-            except docker.errors.APIError:
+                self.engine.api.remove_container(self.container_id, force=True)
+            except self.engine.Failure:
                 pass
 
 
-def force_unlock(api: docker.APIClient, stack: str) -> Holder | None:
+def force_unlock(engine: Any, stack: str) -> Holder | None:
     """Remove the lock whoever holds it; returns who held it."""
-    lock = StackLock(api, stack, "force-unlock")
+    lock = StackLock(engine, stack, "force-unlock")
     holder = lock.holder()
     try:
-        api.remove_container(lock_name(stack), force=True)
-    except docker.errors.NotFound:
+        engine.api.remove_container(lock_name(stack), force=True)
+    except engine.NotFound:
         return None
-    except docker.errors.APIError as exc:
-        raise EngineError(f"removing the lock of stack {stack}: {describe(exc)}") from None
+    except engine.Failure as exc:
+        raise EngineError(f"removing the lock of stack {stack}: {engine.describe(exc)}") from None
     return holder

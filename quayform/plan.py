@@ -1,17 +1,22 @@
 """The plan: the ordered changes for a stack, what is kept and why, and the summary line.
 
-Built from diff's output and the graph's order; knows nothing of Docker or of output.
+Built from diff's output and the graph's order; knows nothing of Docker or of output. The
+kinds' rules (which replacements cascade, which objects `destroy` keeps unless a flag
+releases them) come from the registry; no kind is named here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterable, Mapping
 
-from quayform.address import KINDS, Address
-from quayform.changes import Action, Change, Kept
+from quayform.address import Address
+from quayform.changes import Action, Change, Kept, LiveObject, Prerequisite, Reason
 from quayform.errors import PlanError
 from quayform.graph import StackGraph
+from quayform.kinds import REGISTRY
+
+DESTROY = Reason("destroy", "destroy")
 
 
 @dataclass
@@ -22,11 +27,11 @@ class Plan:
     changes: list[Change]
     kept: list[Kept] = field(default_factory=list)
     unchanged: list[Address] = field(default_factory=list)
-    images_to_pull: list[str] = field(default_factory=list)
+    prerequisites: list[Prerequisite] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     graph: StackGraph | None = None
     destroy: bool = False
-    remove_volumes: bool = False
+    release: frozenset[str] = frozenset()  # destroy flags given: what destroy may delete after all
     targets: list[Address] = field(default_factory=list)
     # The compared forms behind the plan (not shown): saved plans digest them to detect staleness.
     desired_forms: dict[Address, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -36,9 +41,19 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def images_to_pull(self) -> list[str]:
+        return [p.value for p in self.prerequisites if p.action == "pull"]
+
+    @property
+    def differs(self) -> bool:
+        """Changes, or differences the plan holds back (the stack does not match the spec)."""
+        return self.has_changes or any(k.attributes for k in self.kept)
+
     def summary(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "replace": 0, "destroy": 0}
-        key = {Action.CREATE: "add", Action.UPDATE: "change", Action.REPLACE: "replace", Action.DELETE: "destroy"}
+        key = {Action.CREATE: "add", Action.UPDATE: "change", Action.REPLACE: "replace",
+               Action.CREATE_THEN_DELETE: "replace", Action.DELETE: "destroy"}
         for change in self.changes:
             counts[key[change.action]] += 1
         return counts
@@ -48,78 +63,93 @@ def _position(graph: StackGraph | None) -> dict[Address, int]:
     return {address: i for i, address in enumerate(graph.order())} if graph else {}
 
 
-def order_changes(changes: list[Change], graph: StackGraph | None) -> list[Change]:
+def order_changes(changes: list[Change], graph: StackGraph | None, kinds: Any = REGISTRY) -> list[Change]:
     """Spec resources in dependency order, then orphans by kind and key."""
     position = _position(graph)
     return sorted(changes, key=lambda c: (c.address not in position, position.get(c.address, 0),
-                                          KINDS.index(c.address.kind), c.address.key))
+                                          kinds.index(c.address.kind), c.address.key))
 
 
-def cascade_replacements(changes: list[Change], graph: StackGraph) -> list[Change]:
-    """A container on a volume or network that is being recreated must be recreated too."""
+def _replacement(change: Change) -> Action:
+    return Action.CREATE_THEN_DELETE if change.lifecycle.create_before_destroy else Action.REPLACE
+
+
+def cascade_replacements(changes: list[Change], graph: StackGraph, kinds: Any = REGISTRY) -> list[Change]:
+    """A resource on something that is being recreated is recreated too, where its kind says so."""
     by_address = {c.address: c for c in changes}
     for change in list(changes):
-        if change.action is not Action.REPLACE or change.address.kind not in ("volumes", "networks"):
+        if not change.action.is_replace:
             continue
         for dependent in graph.dependents_of(change.address):
             current = by_address.get(dependent)
-            if current is None or dependent.kind != "containers" or current.action not in (Action.NOOP, Action.UPDATE):
+            if current is None or current.action not in (Action.NOOP, Action.UPDATE):
                 continue
-            by_address[dependent] = replace(current, action=Action.REPLACE,
-                                            reason=f"it uses {change.address}, which must be replaced")
+            if dependent.kind not in kinds or change.address.kind not in kinds[dependent.kind].rules.recreated_with:
+                continue
+            by_address[dependent] = replace(current, action=_replacement(current), reason=Reason(
+                "dependency_replaced", f"it uses {change.address}, which must be replaced"))
     return [by_address[c.address] for c in changes]
 
 
+def _kept_order(kept: Iterable[Kept], kinds: Any) -> list[Kept]:
+    return sorted(kept, key=lambda k: (kinds.index(k.address.kind), k.address.key))
+
+
 def build_plan(stack: str, changes: list[Change], kept: list[Kept], graph: StackGraph | None,
-               images_to_pull: list[str], outputs: dict[str, Any]) -> Plan:
+               prerequisites: list[Prerequisite], outputs: dict[str, Any], kinds: Any = REGISTRY) -> Plan:
     if graph is not None:
-        changes = cascade_replacements(changes, graph)
-    ordered = order_changes(changes, graph)
+        changes = cascade_replacements(changes, graph, kinds)
+    ordered = order_changes(changes, graph, kinds)
     return Plan(
         stack=stack,
         changes=[c for c in ordered if c.action is not Action.NOOP],
-        kept=sorted(kept, key=lambda k: (KINDS.index(k.address.kind), k.address.key)),
+        kept=_kept_order(kept, kinds),
         unchanged=[c.address for c in ordered if c.action is Action.NOOP],
-        images_to_pull=images_to_pull,
+        prerequisites=merge_prerequisites(prerequisites),
         outputs=outputs,
         graph=graph,
     )
 
 
-def build_destroy_plan(stack: str, live: dict[Address, tuple[str, dict[str, Any]]], graph: StackGraph | None,
-                       remove_volumes: bool, remove_databases: bool = False) -> Plan:
-    """Delete every object of the stack; named volumes and PostgreSQL objects are kept unless asked."""
+def merge_prerequisites(prerequisites: Iterable[Prerequisite]) -> list[Prerequisite]:
+    """One entry per thing to do, listing every resource that needs it."""
+    merged: dict[tuple, Prerequisite] = {}
+    for item in prerequisites:
+        merged[item.key] = merged[item.key].merged(item) if item.key in merged else item
+    return list(merged.values())
+
+
+def build_destroy_plan(stack: str, live: Mapping[Address, LiveObject], graph: StackGraph | None,
+                       release: frozenset[str] = frozenset(), kinds: Any = REGISTRY) -> Plan:
+    """Delete every object of the stack; kinds with a destroy flag are kept unless it is given."""
     changes, kept = [], []
-    for address, (live_id, have) in live.items():
-        if address.kind == "volumes" and not remove_volumes:
-            kept.append(Kept(address, "named volumes keep their data; add --volumes to delete them"))
+    for address, have in live.items():
+        rules = kinds[address.kind].rules
+        if rules.destroy_flag and rules.destroy_flag not in release:
+            kept.append(Kept(address, Reason("destroy_kept", rules.destroy_keep_reason)))
             continue
-        if address.kind in ("databases", "users") and not remove_databases:
-            what = "their data" if address.kind == "databases" else "access to the kept databases"
-            kept.append(Kept(address, f"PostgreSQL {address.kind} are kept with {what}; add --databases to drop them"))
-            continue
-        changes.append(Change(address, Action.DELETE, reason="destroy", before=have, live_id=live_id))
+        changes.append(Change(address, Action.DELETE, reason=DESTROY, before=have.form, live_id=have.id,
+                              live_payload=have.payload, live_target=have.target, guarded=have.guarded))
     position = _position(graph)
     # Destroy walks the graph backwards: dependents go first, then what they depend on.
-    changes.sort(key=lambda c: (-KINDS.index(c.address.kind), -position.get(c.address, -1), c.address.key))
-    return Plan(stack=stack, changes=changes, kept=sorted(kept, key=lambda k: (KINDS.index(k.address.kind), k.address.key)), graph=graph,
-                destroy=True, remove_volumes=remove_volumes)
+    changes.sort(key=lambda c: (-kinds.index(c.address.kind), -position.get(c.address, -1), c.address.key))
+    return Plan(stack=stack, changes=changes, kept=_kept_order(kept, kinds), graph=graph, destroy=True,
+                release=release)
 
 
 def check_prevent_destroy(plan: Plan, declared: dict[Address, bool]) -> None:
     """A plan that would delete or replace a guarded resource fails, naming each one.
 
     `declared` is the spec's own flag per address (the spec decides for what it declares,
-    so a guard can be lifted); for objects no longer in the spec the flag recorded on the
+    so a guard can be lifted); for objects no longer in the spec the guard recorded on the
     object itself decides.
     """
     blocked = []
     for change in plan.changes:
-        if change.action not in (Action.DELETE, Action.REPLACE):
+        if change.action not in (Action.DELETE, Action.REPLACE, Action.CREATE_THEN_DELETE):
             continue
-        guarded = declared.get(change.address, (change.before or {}).get("_prevent_destroy", False))
-        if guarded:
-            verb = "replace" if change.action is Action.REPLACE else "destroy"
+        if declared.get(change.address, change.guarded):
+            verb = "destroy" if change.action is Action.DELETE else "replace"
             blocked.append(f"{change.address} has lifecycle.prevent_destroy set, but this plan would {verb} it")
     if blocked:
         raise PlanError("\n".join(blocked) + "\n(remove prevent_destroy from the spec first, or leave it out with --target)")

@@ -16,6 +16,7 @@ from typing import Any
 from quayform.errors import PlanStaleError, QuayformError
 from quayform.labels import fingerprint
 from quayform.plan import Plan
+from quayform.plan_document import ACTION_NAMES, ACTION_STEPS
 
 SAVED_FORMAT = "quayform-plan/1"
 
@@ -62,8 +63,9 @@ def check_fresh(saved: dict[str, Any], fresh: Plan) -> None:
         changed = sorted(a for a in set(before) | set(after) if before.get(a) != after.get(a))
         if changed:
             reasons.append(f"{what} ({', '.join(changed)})")
-    shown = [(c["address"], c["action"]) for c in saved["plan"]["changes"]]
-    if not reasons and shown != [(str(c.address), c.action.name.lower()) for c in fresh.changes]:
+    shown = [(c["address"], c["action"], c.get("actions")) for c in saved["plan"]["changes"]]
+    again = [(str(c.address), ACTION_NAMES[c.action], ACTION_STEPS[c.action]) for c in fresh.changes]
+    if not reasons and shown != again:
         reasons.append("planning again gives other changes")
     if reasons:
         raise PlanStaleError("the saved plan is stale: " + "; ".join(reasons) + ". Run `quayform plan` again.")

@@ -1,4 +1,4 @@
-"""Plans and apply progress as text for people and as JSON for machines.
+"""Plans and apply progress as text for people (the JSON document itself is plan_document.py).
 
 The human plan is rendered from the very dict `--json` emits, so the two never disagree.
 Secrets are already masked in that dict.
@@ -9,63 +9,21 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from quayform.changes import Action, ApplyEvent, ApplyResult, AttributeChange, Change, Kept
+from quayform.changes import UNKNOWN, ApplyEvent, ApplyResult
 from quayform.plan import Plan
-from quayform.sensitive import MASK, Sensitive, redact
+from quayform.plan_document import ACTION_NAMES
+from quayform.sensitive import MASK, Sensitive
 
-FORMAT_VERSION = "1.0"
-_ACTION_NAMES = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "replace",
-                 Action.DELETE: "delete", Action.NOOP: "no-op"}
 _STYLES = {"create": "green", "update": "yellow", "replace": "yellow", "delete": "red", "kept": "cyan"}
 _SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "kept": "#"}
 _VERBS = {"create": "will be created", "update": "will be updated in-place", "replace": "must be replaced",
           "delete": "will be destroyed"}
 
 
-def _public(form: dict[str, Any] | None) -> dict[str, Any] | None:
-    if form is None:
-        return None
-    return redact({k: v for k, v in form.items() if not k.startswith("_")})
-
-
-def _attribute_json(attr: AttributeChange) -> dict[str, Any]:
-    return {"path": attr.path, "before": redact(attr.before), "after": redact(attr.after),
-            "forces_replacement": attr.forces_replace, "sensitive": attr.sensitive}
-
-
-def _change_json(change: Change) -> dict[str, Any]:
-    return {
-        "address": str(change.address),
-        "kind": change.address.kind,
-        "name": change.name,
-        "action": _ACTION_NAMES[change.action],
-        "reason": change.reason,
-        "attributes": [_attribute_json(a) for a in change.attributes],
-        "after": _public(change.after) if change.action in (Action.CREATE, Action.REPLACE) else None,
-    }
-
-
-def _kept_json(kept: Kept) -> dict[str, Any]:
-    return {"address": str(kept.address), "reason": kept.reason, "attributes": [_attribute_json(a) for a in kept.attributes]}
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The documented, versioned JSON form of a plan (no secret values in it)."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "stack": plan.stack,
-        "destroy": plan.destroy,
-        "changes": [_change_json(c) for c in plan.changes],
-        "kept": [_kept_json(k) for k in plan.kept],
-        "unchanged": [str(a) for a in plan.unchanged],
-        "images_to_pull": list(plan.images_to_pull),
-        "summary": plan.summary(),
-        "outputs": {k: redact(v) for k, v in plan.outputs.items()},
-    }
-
-
-def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=False, default=lambda v: MASK if isinstance(v, Sensitive) else str(v))
+def _symbol(change: dict[str, Any]) -> str:
+    if change["action"] == "replace" and change.get("actions") == ["create", "delete"]:
+        return "+/-"  # create_before_destroy: the new one first
+    return _SYMBOLS[change["action"]]
 
 
 def _value(value: Any) -> str:
@@ -99,7 +57,8 @@ class Printer:
 
 def _attribute_lines(out: Printer, attributes: list[dict[str, Any]], style: str) -> None:
     for attr in attributes:
-        mark = "  # forces replacement" if attr["forces_replacement"] else ""
+        mark = ("  # forces replacement" if attr["forces_replacement"] else
+                "  # held: not applied" if attr.get("held") else "")
         if attr["before"] is None:
             out.parts(("      + ", "green"), (f"{attr['path']} = {_value(attr['after'])}", None), (mark, "dim"))
         elif attr["after"] is None:
@@ -109,9 +68,9 @@ def _attribute_lines(out: Printer, attributes: list[dict[str, Any]], style: str)
                       (mark, "dim"))
 
 
-def _created_lines(out: Printer, after: dict[str, Any]) -> None:
+def _created_lines(out: Printer, after: dict[str, Any], unknown: dict[str, Any]) -> None:
     for key, value in after.items():
-        if value is None or value is False or value in ("", [], {}) or value == "(known after apply)" and key != "image_id":
+        if value is None or value is False or value in ("", [], {}) or value == UNKNOWN and key not in unknown:
             continue
         if isinstance(value, dict):
             for sub, subvalue in value.items():
@@ -131,9 +90,9 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
         style = _STYLES[action]
         out.parts(("  # ", None), (change["address"], "bold"), (f" {_VERBS[action]}", None),
                   (f" ({change['reason']})" if change["reason"] else "", "dim"))
-        out.parts((f"{_SYMBOLS[action]:>3} ", style), (f"{change['kind'].rstrip('s')} {json.dumps(change['name'])} {{", None))
+        out.parts((f"{_symbol(change):>3} ", style), (f"{change['type']} {json.dumps(change['name'])} {{", None))
         if action == "create":
-            _created_lines(out, change["after"] or {})
+            _created_lines(out, change["after"] or {}, change.get("after_unknown") or {})
         else:
             _attribute_lines(out, change["attributes"], style)
         out.line("    }")
@@ -213,7 +172,7 @@ def render_outputs(outputs: dict[str, Any], out: Printer) -> None:
 
 def graph_to_dot(plan: Plan) -> str:
     """The dependency graph in DOT, each node labelled with its planned action."""
-    actions = {str(c.address): _ACTION_NAMES[c.action] for c in plan.changes}
+    actions = {str(c.address): ACTION_NAMES[c.action] for c in plan.changes}
     nodes = sorted({str(a) for a in (plan.graph.nodes if plan.graph else ())} | set(actions))
     lines = ["digraph quayform {", "  rankdir=LR;", "  node [shape=box];"]
     colors = {"create": "green", "update": "orange", "replace": "orange", "delete": "red"}
@@ -226,16 +185,6 @@ def graph_to_dot(plan: Plan) -> str:
         lines.append(f'  "{dependency}" -> "{dependent}";')
     lines.append("}")
     return "\n".join(lines)
-
-
-def live_to_json(stack: str, objects: list[Any]) -> dict[str, Any]:
-    """`show --json` of the live stack: every object with its compared attributes (secrets masked)."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "stack": stack,
-        "resources": [{"address": str(o.address), "kind": o.address.kind, "name": o.name, "id": o.id,
-                       "attributes": _public(o.state)} for o in objects],
-    }
 
 
 def render_live(document: dict[str, Any], out: Printer) -> None:

@@ -6,7 +6,6 @@ Leaf module: imports the standard library only.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 MASK = "(sensitive)"
@@ -22,10 +21,6 @@ class Sensitive:
 
     def reveal(self) -> str:
         return self._value
-
-    def digest(self) -> str:
-        """A stable fingerprint, for comparing without showing the value."""
-        return hashlib.sha256(("quayform:" + self._value).encode()).hexdigest()
 
     def __str__(self) -> str:
         return MASK

@@ -262,17 +262,8 @@ class Spec(Model):
                 return self._lines[tuple(path[:cut])]
         return None
 
-    def container_name(self, key: str) -> str:
-        return self.containers[key].name or f"{self.stack}-{key}"
+    def name_of(self, section: str, key: str) -> str:
+        """The Docker or PostgreSQL name of a resource: its `name:`, or its kind's default."""
+        from quayform.kinds import REGISTRY  # the kinds import these models
 
-    def volume_name(self, key: str) -> str:
-        return self.volumes[key].name or f"{self.stack}-{key}"
-
-    def network_name(self, key: str) -> str:
-        return self.networks[key].name or f"{self.stack}-{key}"
-
-    def database_name(self, key: str) -> str:
-        return self.databases[key].name or key
-
-    def user_name(self, key: str) -> str:
-        return self.users[key].name or key
+        return REGISTRY[section].name_of(self, key)

@@ -10,14 +10,14 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from quayform.kinds import REGISTRY
 from quayform.sensitive import Sensitive
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _PART = re.compile(r"^[A-Za-z0-9_-]+$")
 
-SECTIONS = ("variables", "secrets", "containers", "volumes", "networks", "databases", "users")
-RESOURCE_ATTRS = {"containers": ("name",), "volumes": ("name",), "networks": ("name",), "databases": ("name",),
-                  "users": ("name", "password")}
+SECTIONS = ("variables", "secrets", *REGISTRY.sections)
+RESOURCE_ATTRS = {kind.section: kind.reference_attrs for kind in REGISTRY}
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from quayform.errors import SpecProblem
+from quayform.kinds import REGISTRY
 from quayform.sensitive import Sensitive
 from quayform.spec.refs import Ref, RefSyntaxError, substitute
 from quayform.spec.secrets import inside_dir
 from quayform.spec.yaml_loader import LoadedYaml, Path, format_path
 
-RESOURCE_SECTIONS = ("networks", "volumes", "containers", "users", "databases")
-
-
 def _secret_allowed(path: Path) -> bool:
-    if path[:1] == ("outputs",) or (path[:1] == ("users",) and path[2:3] == ("password",)):
+    """Secrets may appear in outputs and where the resource's kind says they may."""
+    if path[:1] == ("outputs",):
         return True
-    if path[:1] == ("containers",) and len(path) >= 4:
-        return path[2] == "env" or (path[2] == "files" and path[4:5] == ("content",))
-    return False
+    return len(path) >= 3 and path[0] in REGISTRY and REGISTRY[path[0]].secret_allowed(path[2:])
 
 
 @dataclass
@@ -54,10 +51,10 @@ class Resolver:
         entry = self._section(section).get(key)
         given = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(given, str):
-            return self._nested(f"{section}.{key}.name", given)
-        return key if section in ("users", "databases") else f"{self.raw.get('stack')}-{key}"
+            return self.nested(f"{section}.{key}.name", given)
+        return REGISTRY[section].default_name(str(self.raw.get("stack")), key)
 
-    def _nested(self, what: str, value: str) -> str | Sensitive:
+    def nested(self, what: str, value: str) -> str | Sensitive:
         """Resolve a value that another reference points at (a name with ${variables...}); no loops."""
         if what in self._resolving:
             raise LookupError(f"${{{what}}} refers back to itself")
@@ -78,26 +75,18 @@ class Resolver:
             return self.secrets.get(ref.key, Sensitive(""))
         if ref.key not in self._section(ref.section):
             raise LookupError(f"{ref} names no resource {ref.section}.{ref.key}")
-        if ref.attr == "password":
-            return self._user_password(ref)
+        if ref.attr != "name":
+            entry = self._section(ref.section).get(ref.key)
+            return REGISTRY[ref.section].resolve_reference(ref.attr, ref.key, entry, self)
         return self.resource_name(ref.section, ref.key)
-
-    def _user_password(self, ref: Ref) -> str | Sensitive:
-        """A user's password is usable in templates (e.g. a DSN in a config file), never shown."""
-        entry = self._section("users").get(ref.key)
-        value = entry.get("password") if isinstance(entry, dict) else None
-        if not isinstance(value, str):
-            raise LookupError(f"{ref}: users.{ref.key} has no password")
-        resolved = self._nested(f"users.{ref.key}.password", value)
-        return resolved if isinstance(resolved, Sensitive) else Sensitive(resolved)
 
     def text(self, value: str, path: Path, line: int | None = None, file: str | None = None) -> Any:
         """Substitute one string; report problems at `path` and record the edges."""
-        owner = f"{path[0]}.{path[1]}" if len(path) >= 2 and path[0] in RESOURCE_SECTIONS else None
+        owner = f"{path[0]}.{path[1]}" if len(path) >= 2 and path[0] in REGISTRY else None
 
         def resolve(ref: Ref) -> str | Sensitive:
             result = self.lookup(ref)
-            if owner and ref.section in RESOURCE_SECTIONS and f"{ref.section}.{ref.key}" != owner:
+            if owner and ref.section in REGISTRY and f"{ref.section}.{ref.key}" != owner:
                 self.edges.add((f"{ref.section}.{ref.key}", owner))
             return result
 
@@ -160,18 +149,11 @@ class Resolver:
     def resolve_all(self) -> dict[str, Any]:
         """The raw spec with every reference in resources and outputs substituted."""
         result = dict(self.raw)
-        for section in (*RESOURCE_SECTIONS, "outputs"):
-            body = self.raw.get(section)
-            if not isinstance(body, dict):
-                continue
-            resolved = {}
-            for key, entry in body.items():
-                path = (section, key)
-                if section == "containers" and isinstance(entry, dict):
-                    entry = {k: (self.files(v, path + (k,)) if k == "files" else self.walk(v, path + (k,)))
-                             for k, v in entry.items()}
-                    resolved[key] = entry
-                else:
-                    resolved[key] = self.walk(entry, path)
-            result[section] = resolved
+        for kind in REGISTRY:
+            body = self.raw.get(kind.section)
+            if isinstance(body, dict):
+                result[kind.section] = {key: kind.resolve_entry(entry, (kind.section, key), self)
+                                        for key, entry in body.items()}
+        if isinstance(self.raw.get("outputs"), dict):
+            result["outputs"] = {key: self.walk(entry, ("outputs", key)) for key, entry in self.raw["outputs"].items()}
         return result

@@ -26,11 +26,10 @@ from tests.conftest import BUSYBOX, POSTGRES, SLEEPER
 
 LOCK_HOLDER = """\
 import sys, time
-import docker
+from quayform.docker_client import DockerEngine
 from quayform.lock import StackLock
 
-api = docker.APIClient(version="1.41", **docker.utils.kwargs_from_env())
-with StackLock(api, sys.argv[1], "apply"):
+with StackLock(DockerEngine.connect(), sys.argv[1], "apply"):
     print("locked", flush=True)
     time.sleep(3600)
 """

@@ -39,7 +39,7 @@ class Stack:
         return plan
 
     def destroy(self, remove_volumes: bool = False) -> Plan:
-        options = self.options(remove_volumes=remove_volumes)
+        options = self.options(release=frozenset({"volumes"}) if remove_volumes else frozenset())
         plan = make_destroy_plan(options)
         result = run_apply(plan, options, self.events.append)
         assert not result.errors, result.errors

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from quayform.resources.postgres import password_matches
+from quayform.kinds.postgres.sql import password_matches
 from tests.conftest import BUSYBOX, POSTGRES, SLEEPER
 from tests.integration.helpers import Stack, actions, changed_paths
 

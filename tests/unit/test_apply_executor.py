@@ -17,6 +17,7 @@ from quayform.apply import Executor, operations_graph
 from quayform.changes import Action, ApplyEvent, Change
 from quayform.errors import ApplyError
 from quayform.graph import StackGraph
+from quayform.kinds.base import Rules
 from quayform.plan import Plan
 
 NET = Address("networks", "backend")
@@ -77,25 +78,34 @@ class FakeProvider:
         finally:
             self.journal.leave(verb, change.address)
 
-    def create(self, change: Change) -> None:
+    rules = Rules()
+
+    def uses(self, form: dict, target) -> list[tuple[str, str]]:
+        """What the real kinds declare: a container uses the networks and volumes in its live form."""
+        used = [("networks", n) for n in form.get("networks") or {}]
+        return used + [("volumes", m.split(":")[1]) for m in form.get("mounts") or []]
+
+    def create(self, change: Change, connection) -> None:
         self._call("create", change)
 
-    def update(self, change: Change) -> None:
+    def update(self, change: Change, connection) -> None:
         self._call("update", change)
 
-    def delete(self, change: Change, **kwargs) -> None:
+    def delete(self, change: Change, connection, release: frozenset[str]) -> None:
         with self.journal.lock:
-            self.journal.kwargs.append((change.address, kwargs))
+            self.journal.kwargs.append((change.address, {"release": release}))
         self._call("delete", change)
 
-    def wait_ready(self, change: Change, timeout: float | None = None) -> None:
+    def wait_ready(self, change: Change, connection) -> None:
         with self.journal.lock:
             self.ready.append(change.address)
 
 
 def providers(journal: Journal, hooks: dict | None = None) -> dict[str, FakeProvider]:
     hooks = hooks if hooks is not None else {}
-    return {kind: FakeProvider(kind, journal, hooks) for kind in ("networks", "volumes", "containers")}
+    fakes = {kind: FakeProvider(kind, journal, hooks) for kind in ("networks", "volumes", "containers")}
+    fakes["containers"].rules = Rules(deletes_before_creates=True)
+    return fakes
 
 
 def stack_graph(*edges: tuple[Address, Address], nodes: tuple[Address, ...] = ()) -> StackGraph:
@@ -103,8 +113,9 @@ def stack_graph(*edges: tuple[Address, Address], nodes: tuple[Address, ...] = ()
     return StackGraph(every, set(edges))
 
 
-def plan_of(*changes: tuple[Address, Action], graph: StackGraph | None = None) -> Plan:
-    return Plan("s", [Change(address, action, live_id=f"id-{address.key}") for address, action in changes], graph=graph)
+def plan_of(*changes: tuple[Address, Action], graph: StackGraph | None = None, live: dict | None = None) -> Plan:
+    return Plan("s", [Change(address, action, live_id=f"id-{address.key}", before=(live or {}).get(address))
+                      for address, action in changes], graph=graph)
 
 
 class Events:
@@ -120,9 +131,9 @@ class Events:
         return [(e.phase, e.operation) for e in self.items if e.address == address]
 
 
-def run(plan: Plan, parallelism: int = 4, hooks: dict | None = None, remove_volumes: bool = False):
+def run(plan: Plan, parallelism: int = 4, hooks: dict | None = None, release: frozenset[str] = frozenset()):
     journal, events = Journal(), Events()
-    executor = Executor(providers(journal, hooks), parallelism, events, remove_volumes=remove_volumes)
+    executor = Executor(providers(journal, hooks), parallelism, events, release=release)
     return executor.run(plan), journal, events
 
 
@@ -259,8 +270,10 @@ def test_replaced_network_order():
 def test_container_deletes_come_before_network_and_volume_deletes_and_container_creates():
     old_net, old_vol = Address("networks", "old"), Address("volumes", "old")
     old = Address("containers", "old")
+    live = {old: {"name": "s-old", "networks": {"s-old-net": []}, "mounts": ["volume:s-old-vol:/data:rw"]},
+            old_net: {"name": "s-old-net"}, old_vol: {"name": "s-old-vol"}}
     plan = plan_of((old, Action.DELETE), (old_net, Action.DELETE), (old_vol, Action.DELETE), (WORKER, Action.CREATE),
-                   (CACHE, Action.UPDATE), graph=None)
+                   (CACHE, Action.UPDATE), graph=None, live=live)
     result, journal, _ = run(plan, 8)
     for then in (("delete", old_net), ("delete", old_vol), ("create", WORKER), ("update", CACHE)):
         assert journal.finished_before_started(("delete", old), then)
@@ -276,10 +289,10 @@ def test_destroy_walks_the_graph_backwards():
     assert result.destroyed == 5
 
 
-@pytest.mark.parametrize("remove_volumes", [False, True])
-def test_container_delete_gets_remove_volumes(remove_volumes):
-    _, journal, _ = run(plan_of((DB, Action.DELETE), (NET, Action.DELETE)), 2, remove_volumes=remove_volumes)
-    assert dict(journal.kwargs) == {DB: {"remove_volumes": remove_volumes}, NET: {}}
+@pytest.mark.parametrize("release", [frozenset(), frozenset({"volumes"})])
+def test_deletes_get_the_destroy_flags(release):
+    _, journal, _ = run(plan_of((DB, Action.DELETE), (NET, Action.DELETE)), 2, release=release)
+    assert dict(journal.kwargs) == {DB: {"release": release}, NET: {"release": release}}
 
 
 def test_result_counts():
@@ -299,13 +312,13 @@ def test_empty_plan_does_nothing():
 # --- operations_graph on its own --------------------------------------------------------------
 
 def edges(plan: Plan) -> set[tuple[tuple[str, Address], tuple[str, Address]]]:
-    ops = operations_graph(plan)
+    ops = operations_graph(plan, providers(Journal()))
     return {((a.verb, a.address), (b.verb, b.address)) for a, b in ops.edges}
 
 
 def test_operations_graph_for_creates_and_updates():
     plan = plan_of((NET, Action.NOOP), (DB, Action.UPDATE), (APP, Action.CREATE), graph=STACK)
-    ops = operations_graph(plan)
+    ops = operations_graph(plan, providers(Journal()))
     assert {(op.verb, op.address) for op in ops.nodes} == {("update", DB), ("create", APP)}
     assert edges(plan) == {(("update", DB), ("create", APP))}
 
@@ -317,7 +330,7 @@ def test_operations_graph_for_a_replace():
 def test_operations_graph_is_acyclic_for_a_whole_replaced_stack():
     plan = plan_of((NET, Action.REPLACE), (DATA, Action.REPLACE), (DB, Action.REPLACE), (APP, Action.REPLACE),
                    (CACHE, Action.REPLACE), graph=STACK)
-    assert nx.is_directed_acyclic_graph(operations_graph(plan))
+    assert nx.is_directed_acyclic_graph(operations_graph(plan, providers(Journal())))
 
 
 def test_destroy_operations_stay_acyclic_when_a_network_references_a_container(tmp_path):
@@ -332,6 +345,10 @@ def test_destroy_operations_stay_acyclic_when_a_network_references_a_container(t
         "containers:\n  db: {image: busybox}\n  app: {image: busybox, networks: [backend]}\n")
     graph = build_graph(load_spec(str(path), environ={}))
     assert (DB, NET) in graph.dag.edges  # the network depends on the container it names
-    live = {NET: ("n1", {"name": "s-backend"}), DB: ("c1", {"name": "s-db"}), APP: ("c2", {"name": "s-app"})}
-    ops = operations_graph(build_destroy_plan("s", live, graph, remove_volumes=False))
+    from quayform.changes import LiveObject
+
+    live = {a: LiveObject(a.kind, a, form["name"], oid, form) for a, (oid, form) in {
+        NET: ("n1", {"name": "s-backend"}), DB: ("c1", {"name": "s-db"}),
+        APP: ("c2", {"name": "s-app", "networks": {"s-backend": []}})}.items()}
+    ops = operations_graph(build_destroy_plan("s", live, graph), providers(Journal()))
     assert nx.is_directed_acyclic_graph(ops)

@@ -14,17 +14,20 @@ from pathlib import Path
 
 import pytest
 
+from quayform import labels as L
 from quayform.address import Address
-from quayform.changes import UNKNOWN, Action, AttributeChange
+from quayform.changes import UNKNOWN, Action, AttributeChange, Desired, LiveObject
 from quayform.diff import attribute_changes, comparable, diff_resource
-from quayform.resources.base import ImageInfo
-from quayform.resources.container_form import FIELDS, desired_container, image_info, live_container
-from quayform.resources.network import FIELDS as NETWORK_FIELDS
-from quayform.resources.network import desired_network, live_network
-from quayform.resources.volume import FIELDS as VOLUME_FIELDS
-from quayform.resources.volume import desired_volume, live_volume
+from quayform.kinds.container import KIND as CONTAINERS
+from quayform.kinds.container.form import ImageInfo, image_info
+from quayform.kinds.network import KIND as NETWORKS
+from quayform.kinds.volume import KIND as VOLUMES
+from quayform.pipeline import context
 from quayform.sensitive import MASK
 from quayform.spec import load_spec
+from quayform.targets import DEFAULT_ENGINE
+
+FIELDS, NETWORK_FIELDS, VOLUME_FIELDS = CONTAINERS.policy, NETWORKS.policy, VOLUMES.policy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "inspect"
 SPEC_DIR = FIXTURES / "quayform-spec"
@@ -34,6 +37,43 @@ RECORDED_ENV = {"QF_FIXTURE_PG_PASSWORD": "fixture-only-not-a-secret"}
 BUSYBOX_ID = "sha256:38b1b1715c6bec07c5551e812a0f1cbf69f74f37e9195cdb751abc161179e4ce"
 POSTGRES_ID = "sha256:c6db449d99fabd7c5405d346f7e58593ec59ca78b7c9a81371c133c986d6ede2"
 POSTGRES_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def desired_container(key: str, container, spec, image: ImageInfo | None) -> Desired:
+    """The container kind's desired side, given what the engine says of its image (None: not there)."""
+    ctx = context(spec)
+    ctx.facts = {"containers": {container.image: image}}
+    return CONTAINERS.desired(spec, key, ctx)
+
+
+def _with_payload(live: LiveObject, **extra) -> dict:
+    """A normalised form, plus what the kind keeps beside it, under the "_" names these tables use."""
+    return {**live.form, **extra, "_prevent_destroy": live.guarded}
+
+
+def live_container(raw: dict) -> dict:
+    live = CONTAINERS.normalise(("inspect", raw, None), "fixture", DEFAULT_ENGINE)
+    return _with_payload(live, _anonymous_volumes=live.payload.anonymous_volumes)
+
+
+def live_volume(raw: dict) -> dict:
+    return _with_payload(VOLUMES.normalise(raw, "fixture", DEFAULT_ENGINE))
+
+
+def live_network(raw: dict) -> dict:
+    return _with_payload(NETWORKS.normalise(raw, "fixture", DEFAULT_ENGINE))
+
+
+def live(form: dict) -> LiveObject:
+    return LiveObject("containers", Address("containers", "x"), form.get("name", "x"), "id", form)
+
+
+def desired_volume(key: str, spec) -> dict:
+    return VOLUMES.desired(spec, key, context(spec)).form
+
+
+def desired_network(key: str, spec) -> dict:
+    return NETWORKS.desired(spec, key, context(spec)).form
 
 
 def load(name: str) -> dict:
@@ -178,49 +218,50 @@ def test_live_container_spells_restart_and_ports_like_desired():
 ])
 def test_fresh_container_compares_equal_to_its_spec(recorded_spec, key, image_fixture, inspect_fixture):
     desired = desired_container(key, recorded_spec.containers[key], recorded_spec, image_info(load(image_fixture)))
-    live = live_container(load_recorded(inspect_fixture))
-    want, have = comparable(desired, live, FIELDS.ignored)
+    have_form = live_container(load_recorded(inspect_fixture))
+    want, have = comparable(desired.form, have_form, FIELDS.ignored)
     assert want == have
-    assert attribute_changes(desired, live, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored) == ()
-    change = diff_resource(Address("containers", key), desired, live, "id", FIELDS)
+    assert attribute_changes(desired.form, have_form, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored) == ()
+    change = diff_resource(Address("containers", key), desired, live(have_form), FIELDS)
     assert change.action is Action.NOOP
 
 
 @pytest.mark.parametrize("key, inspect_fixture", [("web", "quayform-web.json"), ("pgsql", "quayform-pgsql.json")])
 def test_fresh_container_compares_equal_when_the_image_is_unknown(recorded_spec, key, inspect_fixture):
     desired = desired_container(key, recorded_spec.containers[key], recorded_spec, None)
-    assert desired["image_id"] == UNKNOWN
-    assert desired["_partial"] == ("env", "labels", "mounts")
-    live = live_container(load_recorded(inspect_fixture))
-    assert attribute_changes(desired, live, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored) == ()
+    assert desired.form["image_id"] == UNKNOWN
+    assert desired.partial == frozenset(("env", "labels", "mounts"))
+    have = live_container(load_recorded(inspect_fixture))
+    assert attribute_changes(desired.form, have, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored,
+                             desired.partial) == ()
 
 
 def test_desired_web_container_form(recorded_spec):
     desired = desired_container("web", recorded_spec.containers["web"], recorded_spec,
                                 image_info(load("image-busybox.json")))
-    public = {k: v for k, v in desired.items() if not k.startswith("_")}
+    public = desired.form
     expected = {k: v for k, v in QUAYFORM_WEB.items() if not k.startswith("_")}
     assert public == expected
-    assert desired["_address"] == "containers.web"
-    assert desired["_stack"] == "fixture-rec"
-    assert desired["_volume_names"] == {"/data": "fixture-rec-data"}
-    assert desired["_binds"] == {"/conf": f"{SPEC_DIR}/conf"}
+    assert desired.payload.labels[L.ADDRESS] == "containers.web"
+    assert desired.payload.labels[L.STACK] == "fixture-rec"
+    assert {m.target: m.source for m in desired.payload.mounts if m.kind == "volume"} == {"/data": "fixture-rec-data"}
+    assert {m.target: m.source for m in desired.payload.mounts if m.kind == "bind"} == {"/conf": f"{SPEC_DIR}/conf"}
 
 
 def test_secret_env_stays_sensitive_in_desired_and_equals_live(recorded_spec):
     desired = desired_container("pgsql", recorded_spec.containers["pgsql"], recorded_spec,
                                 image_info(load("image-postgres.json")))
-    assert str(desired["env"]["POSTGRES_PASSWORD"]) == MASK
+    assert str(desired.form["env"]["POSTGRES_PASSWORD"]) == MASK
     assert "fixture-only-not-a-secret" not in repr(desired)
-    want, have = comparable(desired, live_container(load("quayform-pgsql.json")))
+    want, have = comparable(desired.form, live_container(load("quayform-pgsql.json")))
     assert want["env"]["POSTGRES_PASSWORD"] == have["env"]["POSTGRES_PASSWORD"] == "fixture-only-not-a-secret"
 
 
 def test_changed_secret_forces_replacement_and_stays_masked():
     spec = load_spec(str(SPEC_DIR / "quayform.yaml"), environ={"QF_FIXTURE_PG_PASSWORD": "rotated"})
     desired = desired_container("pgsql", spec.containers["pgsql"], spec, image_info(load("image-postgres.json")))
-    live = live_container(load_recorded("quayform-pgsql.json"))
-    change = diff_resource(Address("containers", "pgsql"), desired, live, "id", FIELDS)
+    change = diff_resource(Address("containers", "pgsql"), desired, live(live_container(load_recorded(
+        "quayform-pgsql.json"))), FIELDS)
     assert change.action is Action.REPLACE
     assert change.attributes == (AttributeChange("env.POSTGRES_PASSWORD", MASK, MASK, True, True),)
     assert "rotated" not in repr(change.attributes)
@@ -251,8 +292,8 @@ def test_hand_made_container_differs_only_in_what_quayform_cannot_express(tmp_pa
         """)
     spec = load_spec(str(path), environ={})
     desired = desired_container("web", spec.containers["web"], spec, image_info(load("image-busybox.json")))
-    live = live_container(load("manual-busybox.json"))
-    change = diff_resource(Address("containers", "web"), desired, live, "id", FIELDS)
+    change = diff_resource(Address("containers", "web"), desired, live(live_container(load("manual-busybox.json"))),
+                           FIELDS)
     assert change.attributes == (AttributeChange("networks.qf-fixrec-net", ["web", "www"], ["web"]),)
     assert change.action is Action.UPDATE
 
@@ -271,8 +312,8 @@ def test_created_but_stopped_container_only_needs_starting(tmp_path):
         """)
     spec = load_spec(str(path), environ={"PW": "fixture-only"})
     desired = desired_container("pg", spec.containers["pg"], spec, image_info(load("image-postgres.json")))
-    change = diff_resource(Address("containers", "pg"), desired, live_container(load("manual-postgres-created.json")),
-                           "id", FIELDS)
+    change = diff_resource(Address("containers", "pg"), desired,
+                           live(live_container(load("manual-postgres-created.json"))), FIELDS)
     assert change.attributes == (AttributeChange("running", False, True),)
     assert change.action is Action.UPDATE
 
@@ -291,7 +332,7 @@ def test_image_declared_volumes_fold_into_desired_mounts(tmp_path):
     spec = load_spec(str(path), environ={})
     raw = load("image-postgres.json")
     raw["Config"]["Volumes"] = {"/var/lib/postgresql/data/": {}, "/var/log": {}}
-    desired = desired_container("pg", spec.containers["pg"], spec, image_info(raw))
+    desired = desired_container("pg", spec.containers["pg"], spec, image_info(raw)).form
     # The spec's named volume wins over the image's anonymous one at the same target (trailing "/" ignored).
     assert desired["mounts"] == ["anonymous:/var/log", "volume:s-data:/var/lib/postgresql/data:rw"]
 
@@ -306,26 +347,17 @@ def test_entrypoint_override_drops_the_image_command(tmp_path):
             entrypoint: ["sh", "-c"]
         """)
     spec = load_spec(str(path), environ={})
-    desired = desired_container("pg", spec.containers["pg"], spec, image_info(load("image-postgres.json")))
+    desired = desired_container("pg", spec.containers["pg"], spec, image_info(load("image-postgres.json"))).form
     assert (desired["entrypoint"], desired["command"]) == (["sh", "-c"], None)
     assert desired["stop_signal"] == "SIGINT"
 
 
 def test_empty_entrypoint_container_compares_equal_to_its_spec():
     spec = load_spec(str(FIXTURES / "empty-entrypoint-spec" / "quayform.yaml"), environ={})
-    desired = desired_container("cache", spec.containers["cache"], spec, image_info(load("image-redis.json")))
-    live = live_container(load("quayform-empty-entrypoint.json"))
-    assert (live["entrypoint"], live["command"][0]) == ([], "redis-server")  # what the engine really runs
-    assert attribute_changes(desired, live, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored) == ()
-
-
-def test_config_hash_ignores_payload_and_changes_with_the_secret(recorded_spec):
-    image = image_info(load("image-postgres.json"))
-    first = desired_container("pgsql", recorded_spec.containers["pgsql"], recorded_spec, image)
-    again = desired_container("pgsql", recorded_spec.containers["pgsql"], recorded_spec, image)
-    rotated_spec = load_spec(str(SPEC_DIR / "quayform.yaml"), environ={"QF_FIXTURE_PG_PASSWORD": "rotated"})
-    rotated = desired_container("pgsql", rotated_spec.containers["pgsql"], rotated_spec, image)
-    assert first["_config_hash"] == again["_config_hash"] != rotated["_config_hash"]
+    desired = desired_container("cache", spec.containers["cache"], spec, image_info(load("image-redis.json"))).form
+    have = live_container(load("quayform-empty-entrypoint.json"))
+    assert (have["entrypoint"], have["command"][0]) == ([], "redis-server")  # what the engine really runs
+    assert attribute_changes(desired, have, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored) == ()
 
 
 # --- volumes and networks ---------------------------------------------------------------------

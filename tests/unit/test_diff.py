@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from quayform.address import Address
-from quayform.changes import UNKNOWN, Action, AttributeChange, Change, Kept
+from quayform.changes import UNKNOWN, Action, AttributeChange, Change, Desired, Kept, LiveObject
 from quayform.diff import attribute_changes, choose_action, comparable, diff_resource, diff_stack, sensitive_paths
-from quayform.resources.base import FieldPolicy
+from quayform.kinds.base import FieldPolicy
 from quayform.sensitive import MASK, Sensitive
 
 CONTAINER = FieldPolicy(
@@ -18,10 +18,23 @@ CONTAINER = FieldPolicy(
     update_in_place=frozenset({"restart", "networks", "running"}),
     mappings=frozenset({"env", "labels", "networks"}),
 )
+HOLD = "its definition changed, but recreating it would {cost}; run with --replace {{address}} to recreate it"
 VOLUME = FieldPolicy(replace_on=frozenset({"name", "driver", "driver_opts", "labels"}),
-                     mappings=frozenset({"driver_opts", "labels"}))
-NETWORK = FieldPolicy(replace_on=frozenset({"name", "driver", "internal", "labels"}), mappings=frozenset({"labels"}))
+                     mappings=frozenset({"driver_opts", "labels"}), on_replace="hold",
+                     hold_reason=HOLD.format(cost="delete the data in it"), orphan="keep",
+                     orphan_reason=lambda live: (f"it is no longer in the spec but may hold data; delete it with "
+                                                 f"`docker volume rm {live.name}` if it is no longer needed"))
+NETWORK = FieldPolicy(replace_on=frozenset({"name", "driver", "internal", "labels"}), mappings=frozenset({"labels"}),
+                      on_replace="hold", hold_reason=HOLD.format(cost="disconnect every container on it"))
 POLICIES = {"containers": CONTAINER, "volumes": VOLUME, "networks": NETWORK}
+
+
+def live_object(address: Address, live_id: str, form: dict[str, Any]) -> LiveObject:
+    return LiveObject(address.kind, address, form.get("name", address.key), live_id, form)
+
+
+def wanted(form: dict[str, Any], partial: tuple[str, ...] = (), payload: Any = None) -> Desired:
+    return Desired(form, payload, partial=frozenset(partial))
 
 WEB = Address("containers", "web")
 DATA = Address("volumes", "data")
@@ -62,6 +75,8 @@ class Case:
     action: Action
     attributes: tuple[AttributeChange, ...] = ()
     replace_requested: bool = False
+    partial: tuple[str, ...] = ()  # attributes compared on the desired keys only
+    payload: Any = None
 
 
 CASES = {
@@ -92,22 +107,20 @@ CASES = {
         (AttributeChange("ports", ["127.0.0.1:8080->80/tcp"], ["127.0.0.1:8080->80/tcp", "9090->90/tcp"], True),)),
     "UNKNOWN desired values are not compared": Case(
         WEB, container(image=UNKNOWN, command=UNKNOWN), container(), Action.NOOP),
-    "payload keys are not compared": Case(
-        WEB, {**container(), "_spec": object(), "_config_hash": "abc"}, container(), Action.NOOP),
+    "payload is not compared": Case(WEB, container(), container(), Action.NOOP, payload=object()),
     "live-only keys are not compared": Case(
         WEB, container(), {**container(), "_anonymous_volumes": {"/x": "f" * 64}, "extra": 1}, Action.NOOP),
-    "_partial env: only the spec's keys": Case(
-        WEB, {**container(env={"MODE": "prod"}, labels={}), "_partial": ("env", "labels")}, container(),
-        Action.NOOP),
-    "_partial list: only the spec's items": Case(
-        WEB, {**container(mounts=[]), "_partial": ("mounts",)},
-        container(mounts=["anonymous:/cache", "volume:s-data:/data:rw"]), Action.NOOP),
-    "_partial still catches a changed key": Case(
-        WEB, {**container(env={"MODE": "dev"}), "_partial": ("env",)}, container(), Action.REPLACE,
-        (AttributeChange("env.MODE", "prod", "dev", True),)),
-    "_partial list still catches a missing item": Case(
-        WEB, {**container(mounts=["volume:s-other:/o:rw"]), "_partial": ("mounts",)}, container(), Action.REPLACE,
-        (AttributeChange("mounts", [], ["volume:s-other:/o:rw"], True),)),
+    "partial env: only the spec's keys": Case(
+        WEB, container(env={"MODE": "prod"}, labels={}), container(), Action.NOOP, partial=("env", "labels")),
+    "partial list: only the spec's items": Case(
+        WEB, container(mounts=[]), container(mounts=["anonymous:/cache", "volume:s-data:/data:rw"]), Action.NOOP,
+        partial=("mounts",)),
+    "partial still catches a changed key": Case(
+        WEB, container(env={"MODE": "dev"}), container(), Action.REPLACE,
+        (AttributeChange("env.MODE", "prod", "dev", True),), partial=("env",)),
+    "partial list still catches a missing item": Case(
+        WEB, container(mounts=["volume:s-other:/o:rw"]), container(), Action.REPLACE,
+        (AttributeChange("mounts", [], ["volume:s-other:/o:rw"], True),), partial=("mounts",)),
     "replace requested without a difference": Case(WEB, container(), container(), Action.REPLACE,
                                                    replace_requested=True),
     "volume no-op": Case(DATA, volume(), volume(), Action.NOOP),
@@ -120,20 +133,24 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_diff_resource(case: Case):
-    change = diff_resource(case.address, case.desired, case.live, "live-id" if case.live else None,
+    live = live_object(case.address, "live-id", case.live) if case.live is not None else None
+    change = diff_resource(case.address, wanted(case.desired, case.partial, case.payload), live,
                            POLICIES[case.address.kind], case.replace_requested)
     assert isinstance(change, Change)
     assert (change.action, change.attributes) == (case.action, case.attributes)
     assert change.address == case.address
     assert change.after is case.desired
+    assert change.payload is case.payload
     if case.live is not None:
         assert (change.before, change.live_id) == (case.live, "live-id")
 
 
 def test_reason_says_why_a_replacement_was_requested():
-    change = diff_resource(WEB, container(), container(), "id", CONTAINER, replace_requested=True)
+    change = diff_resource(WEB, wanted(container()), live_object(WEB, "id", container()), CONTAINER,
+                           replace_requested=True)
     assert change.reason == "replacement requested with --replace"
-    assert diff_resource(WEB, container(restart="no"), container(), "id", CONTAINER).reason is None
+    assert diff_resource(WEB, wanted(container(restart="no")), live_object(WEB, "id", container()),
+                         CONTAINER).reason is None
 
 
 HELD = {
@@ -148,7 +165,7 @@ HELD = {
 
 @pytest.mark.parametrize("address, desired, live, cost, attributes", HELD.values(), ids=HELD.keys())
 def test_held_kind_change_is_kept_with_a_replace_hint(address, desired, live, cost, attributes):
-    kept = diff_resource(address, desired, live, "id", POLICIES[address.kind])
+    kept = diff_resource(address, wanted(desired), live_object(address, "id", live), POLICIES[address.kind])
     assert isinstance(kept, Kept)
     assert kept.address == address
     assert kept.attributes == attributes
@@ -167,7 +184,7 @@ SECRET_CASES = {
 @pytest.mark.parametrize("live_env, expected", SECRET_CASES.values(), ids=SECRET_CASES.keys())
 def test_sensitive_env_value_is_masked_before_and_after(live_env, expected):
     desired = container(env={"PATH": "/bin", "PW": Sensitive("hunter2")})
-    change = diff_resource(WEB, desired, container(env=live_env), "id", CONTAINER)
+    change = diff_resource(WEB, wanted(desired), live_object(WEB, "id", container(env=live_env)), CONTAINER)
     assert change.attributes == (expected,)
     assert change.action is Action.REPLACE
     assert "hunter2" not in repr(change.attributes) and "old-secret" not in repr(change.attributes)
@@ -176,7 +193,7 @@ def test_sensitive_env_value_is_masked_before_and_after(live_env, expected):
 def test_equal_secret_is_no_change():
     desired = container(env={"PATH": "/bin", "MODE": "prod", "PW": Sensitive("hunter2")})
     live = container(env={"PATH": "/bin", "MODE": "prod", "PW": "hunter2"})
-    assert diff_resource(WEB, desired, live, "id", CONTAINER).action is Action.NOOP
+    assert diff_resource(WEB, wanted(desired), live_object(WEB, "id", live), CONTAINER).action is Action.NOOP
 
 
 def test_a_plain_key_next_to_a_secret_is_shown_in_clear():
@@ -193,7 +210,7 @@ def test_a_secret_in_a_non_mapping_attribute_masks_the_whole_value():
 
 
 def test_comparable_reveals_secrets_and_drops_what_is_not_compared():
-    desired = {"env": {"PW": Sensitive("x")}, "image": UNKNOWN, "_spec": 1, "restart": "no", "ports": []}
+    desired = {"env": {"PW": Sensitive("x")}, "image": UNKNOWN, "restart": "no", "ports": []}
     live = {"env": {"PW": "x"}, "image": "busybox", "restart": "no", "ports": [], "running": True}
     assert comparable(desired, live, ignored=frozenset({"ports"})) == (
         {"env": {"PW": "x"}, "restart": "no"}, {"env": {"PW": "x"}, "restart": "no"})
@@ -226,13 +243,13 @@ def test_choose_action(exists, attributes, requested, action):
 
 def test_diff_stack_creates_keeps_and_deletes_orphans():
     orphan_c, orphan_v, orphan_n = Address("containers", "old"), Address("volumes", "old"), Address("networks", "old")
-    desired = {WEB: container(), DATA: volume(driver="nfs"), BACKEND: network()}
+    desired = {WEB: wanted(container()), DATA: wanted(volume(driver="nfs")), BACKEND: wanted(network())}
     live = {
-        WEB: ("c1", container(restart="no")),
-        DATA: ("s-data", volume()),
-        orphan_c: ("c2", container(name="s-old")),
-        orphan_v: ("s-old", volume(name="s-old")),
-        orphan_n: ("n2", network(name="s-old")),
+        WEB: live_object(WEB, "c1", container(restart="no")),
+        DATA: live_object(DATA, "s-data", volume()),
+        orphan_c: live_object(orphan_c, "c2", container(name="s-old")),
+        orphan_v: live_object(orphan_v, "s-old", volume(name="s-old")),
+        orphan_n: live_object(orphan_n, "n2", network(name="s-old")),
     }
     changes, kept = diff_stack(desired, live, POLICIES)
     assert [(c.address, c.action) for c in changes] == [
@@ -246,14 +263,14 @@ def test_diff_stack_creates_keeps_and_deletes_orphans():
 
 
 def test_diff_stack_replace_set():
-    changes, kept = diff_stack({WEB: container(), DATA: volume(driver="nfs")},
-                               {WEB: ("c1", container()), DATA: ("s-data", volume())}, POLICIES,
-                               replace={WEB, DATA})
+    changes, kept = diff_stack({WEB: wanted(container()), DATA: wanted(volume(driver="nfs"))},
+                               {WEB: live_object(WEB, "c1", container()), DATA: live_object(DATA, "s-data", volume())},
+                               POLICIES, replace={WEB, DATA})
     assert [(c.address, c.action) for c in changes] == [(WEB, Action.REPLACE), (DATA, Action.REPLACE)]
     assert kept == []
 
 
 def test_diff_stack_no_changes():
-    changes, kept = diff_stack({WEB: container()}, {WEB: ("c1", container())}, POLICIES)
+    changes, kept = diff_stack({WEB: wanted(container())}, {WEB: live_object(WEB, "c1", container())}, POLICIES)
     assert [c.action for c in changes] == [Action.NOOP]
     assert kept == []

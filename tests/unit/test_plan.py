@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from quayform.address import Address
-from quayform.changes import Action, AttributeChange, Change, Kept
+from quayform.changes import Action, AttributeChange, Change, Kept, LiveObject, Prerequisite
 from quayform.graph import StackGraph, build_graph
 from quayform.plan import Plan, build_destroy_plan, build_plan, cascade_replacements, order_changes
 from quayform.spec import load_spec
@@ -80,7 +80,7 @@ def test_build_plan_separates_unchanged_and_sorts_kept():
     kept = [Kept(Address("volumes", "zz"), "r1"), Kept(NET, "r2"), Kept(Address("volumes", "aa"), "r3")]
     changes = [change(APP, Action.UPDATE), change(DB, Action.NOOP), change(CACHE, Action.CREATE),
                change(DATA, Action.NOOP), change(NET, Action.NOOP)]
-    plan = build_plan("s", changes, kept, STACK, ["redis:7"], {"url": "x"})
+    plan = build_plan("s", changes, kept, STACK, [Prerequisite("pull", "redis:7", "pull it")], {"url": "x"})
     assert [c.address for c in plan.changes] == [CACHE, APP]
     assert plan.unchanged == [NET, DATA, DB]
     assert [k.address for k in plan.kept] == [NET, Address("volumes", "aa"), Address("volumes", "zz")]
@@ -155,36 +155,42 @@ def test_cascade_replaces_only_containers_that_use_the_replaced_resource():
 
 # --- destroy --------------------------------------------------------------------------------
 
-LIVE = {
+def live(entries: dict) -> dict[Address, LiveObject]:
+    return {address: LiveObject(address.kind, address, form.get("name", ""), oid, form)
+            for address, (oid, form) in entries.items()}
+
+
+LIVE = live({
     NET: ("n1", {"name": "s-backend"}),
     DATA: ("s-data", {"name": "s-data"}),
     DB: ("c-db", {"name": "s-db"}),
     APP: ("c-app", {"name": "s-app"}),
     CACHE: ("c-cache", {"name": "s-cache"}),
     Address("containers", "stray"): ("c-stray", {"name": "s-stray"}),
-}
+})
+VOLUMES = frozenset({"volumes"})
 
 
 def test_destroy_plan_keeps_volumes_and_orders_dependents_first():
-    plan = build_destroy_plan("s", LIVE, STACK, remove_volumes=False)
+    plan = build_destroy_plan("s", LIVE, STACK, release=frozenset())
     assert [c.address for c in plan.changes] == [APP, DB, CACHE, Address("containers", "stray"), NET]
     assert all(c.action is Action.DELETE and c.reason == "destroy" for c in plan.changes)
     assert plan.changes[0].live_id == "c-app" and plan.changes[0].before == {"name": "s-app"}
     assert plan.kept == [Kept(DATA, "named volumes keep their data; add --volumes to delete them")]
-    assert (plan.destroy, plan.remove_volumes) == (True, False)
+    assert (plan.destroy, "volumes" in plan.release) == (True, False)
     assert plan.summary() == {"add": 0, "change": 0, "replace": 0, "destroy": 5}
 
 
 def test_destroy_plan_with_remove_volumes_deletes_them_after_the_containers():
-    plan = build_destroy_plan("s", LIVE, STACK, remove_volumes=True)
+    plan = build_destroy_plan("s", LIVE, STACK, release=VOLUMES)
     addresses = [c.address for c in plan.changes]
     assert addresses == [APP, DB, CACHE, Address("containers", "stray"), DATA, NET]
     assert plan.kept == []
-    assert plan.remove_volumes
+    assert "volumes" in plan.release
 
 
 def test_destroy_plan_without_a_graph():
-    plan = build_destroy_plan("s", {NET: ("n", {}), DB: ("c", {}), APP: ("c2", {})}, None, remove_volumes=False)
+    plan = build_destroy_plan("s", live({NET: ("n", {}), DB: ("c", {}), APP: ("c2", {})}), None)
     assert [c.address for c in plan.changes] == [APP, DB, NET]
 
 

@@ -6,10 +6,17 @@ import base64
 
 import pytest
 
-from quayform.resources.pg_forms import live_user, parse_acl, privileges
-from quayform.resources.pg_sql import drop_user, ensure_database, ensure_user, grant_statements
-from quayform.resources.postgres import (password_matches, psql_argument, quote_ident, quote_literal,
-                                         scram_verifier)
+from quayform.kinds.postgres.sql import (drop_user, ensure_database, ensure_user, grant_statements, password_matches,
+                                         psql_argument, quote_ident, quote_literal, scram_verifier)
+from quayform.kinds.postgres.user import judge_grants, judge_password, parse_acl, privileges
+from quayform.kinds.postgres.user import live_user as catalog_user
+
+
+def live_user(raw: dict, databases: list, desired: dict) -> dict:
+    """The user kind's live form, judged against the desired one as diff does."""
+    form, payload = catalog_user(raw, databases)
+    return {**form, "password": judge_password(desired.get("password"), form, payload),
+            "grants": judge_grants(desired.get("grants"), form, payload)}
 from quayform.sensitive import Sensitive
 
 
@@ -82,13 +89,15 @@ def test_privileges_expand_all_and_temp() -> None:
 
 def _user(**extra):
     base = {"name": 'a"b', "login": True, "createdb": False, "createrole": False, "superuser": False,
-            "password": Sensitive("'; DROP ROLE postgres; --"), "grants": {"quay": ["CONNECT"]},
-            "_marker": "quayform:s:users.weird"}
+            "password": Sensitive("'; DROP ROLE postgres; --"), "grants": {"quay": ["CONNECT"]}}
     return {**base, **extra}
 
 
+MARKER = "quayform:s:users.weird"
+
+
 def test_ensure_user_never_contains_the_password() -> None:
-    script = ensure_user(_user())
+    script = ensure_user(_user(), MARKER)
     assert "DROP ROLE postgres" not in script
     assert "PASSWORD 'SCRAM-SHA-256$4096:" in script
     assert 'ALTER ROLE "a""b" WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER' in script
@@ -96,7 +105,7 @@ def test_ensure_user_never_contains_the_password() -> None:
 
 
 def test_ensure_user_revokes_grants_the_spec_dropped() -> None:
-    script = ensure_user(_user(grants={}), live_grants={"old": ["CONNECT"]})
+    script = ensure_user(_user(grants={}), MARKER, live_grants={"old": ["CONNECT"]})
     assert 'REVOKE ALL ON DATABASE "old" FROM "a""b";' in script
 
 
@@ -106,9 +115,9 @@ def test_grant_statements_keep_owner_privileges() -> None:
 
 
 def test_ensure_database_uses_template0_only_for_encoding_or_locale() -> None:
-    base = {"name": "quay", "owner": "quayuser", "_marker": "m", "_grants": {}}
-    assert "TEMPLATE" not in ensure_database(base)
-    assert "TEMPLATE template0 ENCODING ''UTF8''" in ensure_database({**base, "_encoding": "UTF8"})
+    base = {"name": "quay", "owner": "quayuser"}
+    assert "TEMPLATE" not in ensure_database(base, "m", {})
+    assert "TEMPLATE template0 ENCODING ''UTF8''" in ensure_database(base, "m", {}, encoding="UTF8")
 
 
 def test_drop_user_revokes_then_drops() -> None:

@@ -33,7 +33,7 @@ def test_parse_ref(inner, ref):
         ("variables.", "${variables.} is not a valid reference"),
         ("variables.host name", "${variables.host name} is not a valid reference"),
         ("variables..x", "${variables..x} is not a valid reference"),
-        ("env.HOME", "${env.HOME}: unknown section 'env' (expected one of variables, secrets, containers, volumes, networks"),
+        ("env.HOME", "${env.HOME}: unknown section 'env' (expected one of variables, secrets, networks, volumes, containers"),
         ("Variables.x", "${Variables.x}: unknown section 'Variables'"),
         ("variables.x.name", "${variables.x.name}: variables have no attributes"),
         ("secrets.x.value", "${secrets.x.value}: secrets have no attributes"),

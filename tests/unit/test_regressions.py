@@ -8,11 +8,31 @@ from quayform.address import Address
 from quayform.changes import Action, Change
 from quayform.diff import attribute_changes
 from quayform.plan import Plan, check_prevent_destroy
-from quayform.resources.base import ImageInfo
-from quayform.resources.container_form import FIELDS, desired_container
-from quayform.resources.pg_forms import desired_user, live_user
+from quayform.kinds.container import KIND as CONTAINERS
+from quayform.kinds.container.form import ImageInfo
+from quayform.kinds.postgres.user import KIND as USERS
+from quayform.kinds.postgres.user import judge_grants
+from quayform.kinds.postgres.user import live_user as catalog_user
+from quayform.pipeline import context
 from quayform.sensitive import Sensitive
 from quayform.spec import load_spec
+
+FIELDS = CONTAINERS.policy
+
+
+def desired_container(key, container, spec, image):
+    ctx = context(spec)
+    ctx.facts = {"containers": {container.image: image}}
+    return CONTAINERS.desired(spec, key, ctx).form
+
+
+def desired_user(key, spec):
+    return USERS.desired(spec, key, context(spec)).form
+
+
+def live_user(raw, databases, desired):
+    form, payload = catalog_user(raw, databases)
+    return {**form, "grants": judge_grants(desired.get("grants"), form, payload)}
 
 import pytest
 
@@ -55,7 +75,7 @@ def test_a_removed_secret_env_var_shows_as_removed() -> None:
 
 def test_prevent_destroy_can_be_lifted_in_the_spec() -> None:
     address = Address("volumes", "data")
-    plan = Plan("s", [Change(address, Action.DELETE, before={"name": "s-data", "_prevent_destroy": True})])
+    plan = Plan("s", [Change(address, Action.DELETE, before={"name": "s-data"}, guarded=True)])
     check_prevent_destroy(plan, {address: False})  # the spec no longer guards it
     with pytest.raises(PlanError, match="volumes.data has lifecycle.prevent_destroy"):
         check_prevent_destroy(plan, {})  # removed from the spec: the recorded guard holds

@@ -9,10 +9,10 @@ import textwrap
 import pytest
 
 from quayform.address import Address
-from quayform.changes import UNKNOWN, Action, ApplyEvent, ApplyResult, AttributeChange, Change, Kept
+from quayform.changes import UNKNOWN, Action, ApplyEvent, ApplyResult, AttributeChange, Change, Kept, Prerequisite
 from quayform.plan import Plan
-from quayform.render import (FORMAT_VERSION, Printer, dumps, plan_to_json, render_apply_result, render_event,
-                             render_outputs, render_plan)
+from quayform.plan_document import FORMAT_VERSION, dumps, plan_to_json
+from quayform.render import Printer, render_apply_result, render_event, render_outputs, render_plan
 from quayform.sensitive import MASK, Sensitive
 
 WEB = Address("containers", "web")
@@ -41,8 +41,8 @@ CREATE_WEB = Change(WEB, Action.CREATE, after={
     "name": "s-web", "image": "busybox:1", "image_id": UNKNOWN, "command": ["sleep", "60"], "entrypoint": None,
     "env": {"PATH": "/bin", "PW": Sensitive("hunter2")}, "ports": ["127.0.0.1:8080->80/tcp"], "mounts": [],
     "networks": {"s-backend": ["web"]}, "restart": "always", "privileged": False, "user": "", "labels": {},
-    "healthcheck": {"test": ["CMD", "true"], "retries": 3}, "stop_signal": UNKNOWN, "running": True,
-    "_spec": "payload", "_config_hash": "abc"})
+    "healthcheck": {"test": ["CMD", "true"], "retries": 3}, "stop_signal": UNKNOWN, "running": True},
+    payload="payload")
 UPDATE_DB = Change(DB, Action.UPDATE, (AttributeChange("restart", "no", "always"),
                                       AttributeChange("networks.s-front", None, ["db"]),
                                       AttributeChange("networks.s-old", ["db"], None)),
@@ -153,7 +153,7 @@ def test_render_full_plan():
     create_net = Change(NET, Action.CREATE, after={"name": "s-backend", "driver": "bridge", "internal": False,
                                                    "labels": {}})
     plan = Plan("s", [create_net, UPDATE_DB, REPLACE_CACHE, DELETE_OLD], kept=[KEPT_DATA],
-                images_to_pull=["redis:7"])
+                prerequisites=[Prerequisite("pull", "redis:7", "Image redis:7 is not on the engine; apply will pull it first.")])
     assert plan_text(plan) == expected('''\
         quayform will perform the following actions:
 
@@ -197,7 +197,8 @@ def test_render_create_shows_a_zero_value():
 
 def full_plan() -> Plan:
     return Plan("s", [CREATE_WEB, UPDATE_DB, REPLACE_CACHE, DELETE_OLD], kept=[KEPT_DATA], unchanged=[NET],
-                images_to_pull=["redis:7"], outputs={"url": "http://x", "pw": Sensitive("hunter2")})
+                prerequisites=[Prerequisite("pull", "redis:7", "pull it")],
+                outputs={"url": "http://x", "pw": Sensitive("hunter2")})
 
 
 def test_plan_json_document():
@@ -211,19 +212,20 @@ def test_plan_json_document():
     assert document["unchanged"] == ["networks.backend"]
     assert document["images_to_pull"] == ["redis:7"]
     assert document["outputs"] == {"url": "http://x", "pw": MASK}
-    assert document["kept"] == [{"address": "volumes.data", "reason": KEPT_DATA.reason, "attributes": [
-        {"path": "driver", "before": "local", "after": "nfs", "forces_replacement": True, "sensitive": False}]}]
+    assert document["kept"] == [{"address": "volumes.data", "reason": KEPT_DATA.reason, "reason_code": None,
+                                 "attributes": [{"path": "driver", "before": "local", "after": "nfs",
+                                                 "forces_replacement": True, "sensitive": False, "held": False}]}]
 
 
 def test_plan_json_change_details():
     create, update, replace, delete = plan_to_json(full_plan())["changes"]
-    assert "_spec" not in create["after"] and "_config_hash" not in create["after"]
+    assert "payload" not in json.dumps(create)
     assert create["after"]["env"] == {"PATH": "/bin", "PW": MASK}
     assert update["after"] is None and delete["after"] is None
     assert update["attributes"][0] == {"path": "restart", "before": "no", "after": "always",
-                                       "forces_replacement": False, "sensitive": False}
+                                       "forces_replacement": False, "sensitive": False, "held": False}
     assert replace["attributes"][1] == {"path": "env.PW", "before": MASK, "after": MASK,
-                                        "forces_replacement": True, "sensitive": True}
+                                        "forces_replacement": True, "sensitive": True, "held": False}
     assert replace["after"]["env"] == {"PW": MASK}
     assert delete["reason"] == "it is no longer in the spec"
 
@@ -246,7 +248,7 @@ def test_dumps_masks_a_stray_sensitive_value():
 
 
 def test_render_destroy_plan_json():
-    plan = Plan("s", [DELETE_OLD], destroy=True, remove_volumes=False)
+    plan = Plan("s", [DELETE_OLD], destroy=True)
     document = plan_to_json(plan)
     assert document["destroy"] is True
     assert document["summary"] == {"add": 0, "change": 0, "replace": 0, "destroy": 1}

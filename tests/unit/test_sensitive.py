@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from quayform import labels as L
-from quayform.render import dumps
+from quayform.plan_document import dumps
 from quayform.sensitive import MASK, Sensitive, contains_sensitive, redact, reveal
 from quayform.spec import load_spec
 
@@ -48,10 +48,9 @@ def test_reveal_and_equality():
     assert copy.deepcopy(SECRET) == SECRET
 
 
-def test_digest_is_stable_and_not_the_value():
-    assert SECRET.digest() == Sensitive("hunter2").digest() != Sensitive("hunter3").digest()
-    assert "hunter2" not in SECRET.digest()
-    assert len(SECRET.digest()) == 64
+def test_a_secret_offers_no_unkeyed_digest():
+    """A fast unkeyed hash of a secret is an offline guessing oracle; only keyed fingerprints exist."""
+    assert not hasattr(SECRET, "digest")
 
 
 NESTED = {"env": {"A": "1", "PW": SECRET}, "cmd": ("run", SECRET), "args": [SECRET, 2], "n": None}
@@ -79,16 +78,14 @@ def test_contains_sensitive(value, found):
 
 # --- labels: secrets enter hashes only as salted digests -------------------------------------
 
-def test_config_hash_depends_on_the_secret_without_containing_it():
-    first = L.config_hash({"env": {"PW": Sensitive("hunter2")}})
-    assert first == L.config_hash({"env": {"PW": Sensitive("hunter2")}})
-    assert first != L.config_hash({"env": {"PW": Sensitive("hunter3")}})
-    # A secret and the same plain text do not hash alike (the plain value never enters the hash).
-    assert first != L.config_hash({"env": {"PW": "hunter2"}})
-
-
-def test_config_hash_ignores_payload_keys_and_key_order():
-    assert L.config_hash({"a": 1, "b": {"c": 2, "_x": 3}, "_spec": object()}) == L.config_hash({"b": {"c": 2}, "a": 1})
+def test_fingerprint_is_keyed_and_depends_on_the_secret_without_containing_it():
+    salt, other_salt = b"k" * 16, b"j" * 16
+    first = L.fingerprint({"env": {"PW": Sensitive("hunter2")}}, salt)
+    assert first == L.fingerprint({"env": {"PW": Sensitive("hunter2")}}, salt)
+    assert first != L.fingerprint({"env": {"PW": Sensitive("hunter3")}}, salt)
+    assert first != L.fingerprint({"env": {"PW": Sensitive("hunter2")}}, other_salt)
+    assert first != L.fingerprint({"env": {"PW": "hunter2"}}, salt)
+    assert "hunter2" not in first
 
 
 def test_content_digest_is_salted_with_where_the_file_goes():

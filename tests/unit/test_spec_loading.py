@@ -142,10 +142,10 @@ def full():
 
 def test_full_spec_names(full):
     assert full.stack == "demo"
-    assert full.container_name("pgsql") == "pgsql"
-    assert full.container_name("app") == "demo-app"
-    assert full.network_name("backend") == "demo-backend"
-    assert full.volume_name("pgsql-data") == "demo-pgsql-data"
+    assert full.name_of("containers", "pgsql") == "pgsql"
+    assert full.name_of("containers", "app") == "demo-app"
+    assert full.name_of("networks", "backend") == "demo-backend"
+    assert full.name_of("volumes", "pgsql-data") == "demo-pgsql-data"
     assert full.networks["backend"].internal is True
 
 
@@ -308,7 +308,7 @@ def test_reference_to_a_name_that_uses_a_variable_gets_the_substituted_name(tmp_
           app: {image: busybox, env: {DB_HOST: "${containers.db.name}"}}
     """)
     spec, _ = validate(path)
-    assert spec.container_name("db") == "foo-db"
+    assert spec.name_of("containers", "db") == "foo-db"
     assert spec.containers["app"].env["DB_HOST"] == "foo-db"
 
 

@@ -1,0 +1,193 @@
+"""Containers: every rule quayform has about them, declared here.
+
+- Spec: section `containers`, default name `<stack>-<key>`; secrets may appear in env values
+  and file contents; files may come from templates; edges to `depends_on`, the networks it
+  joins and the volumes it mounts.
+- Attributes: restart policy and networks are updated in place, a stopped container is
+  started; every other difference replaces it (see ATTRIBUTES). Image defaults are folded
+  into the desired form (form.py), so a fresh container compares equal.
+- Lifecycle: recreated with a volume or network it uses; deleted before any new container is
+  created (it may hold the name or a host port) and before what it uses; supports
+  create_before_destroy; anonymous volumes are released by `destroy --volumes`.
+- Ownership: labels; a container made by hand is adopted with `quayform import`, recorded
+  by a marker volume until the next apply replaces it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace as replace_fields
+from typing import Any, Hashable, Iterable
+
+from quayform import labels as L
+from quayform.address import Address
+from quayform.changes import Change, Desired, LiveObject, Prerequisite, Reason
+from quayform.errors import PlanError
+from quayform.kinds.base import Ctx, Rules, replace, update
+from quayform.kinds.container import checks, engine, form
+from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object
+from quayform.kinds.volume import list_volumes
+
+IMAGE_THREADS = 4
+IMPORTED = Reason("imported", "imported: replaced by a managed container that keeps its volumes")
+
+
+class ContainerKind(EngineKind):
+    section = "containers"
+    noun = "container"
+    attributes = (
+        replace("name"), replace("image"), replace("image_id", computed=True), replace("command"),
+        replace("entrypoint"), replace("env", mapping=True), replace("ports"), replace("mounts"),
+        update("networks", engine.update_networks, mapping=True), update("restart", engine.update_restart),
+        replace("privileged"), replace("user"), replace("working_dir"), replace("labels", mapping=True),
+        replace("healthcheck"), replace("stop_signal"), replace("stop_grace_period"),
+        replace("files", mapping=True), update("running", engine.update_running),
+    )
+    rules = Rules(recreated_with=("volumes", "networks"), deletes_before_creates=True, create_before_destroy=True)
+
+    # -- spec side -----------------------------------------------------------------------------
+    def secret_allowed(self, path: tuple) -> bool:
+        return len(path) >= 2 and (path[0] == "env" or (path[0] == "files" and path[2:3] == ("content",)))
+
+    def resolve_entry(self, entry: Any, path: tuple, resolver: Any) -> Any:
+        if not isinstance(entry, dict):
+            return resolver.walk(entry, path)
+        return {k: (resolver.files(v, path + (k,)) if k == "files" else resolver.walk(v, path + (k,)))
+                for k, v in entry.items()}
+
+    def edges(self, spec: Any, key: str, item: Any) -> Iterable[tuple[Address, tuple]]:
+        for i, dep in enumerate(item.depends_on):
+            yield Address("containers", dep), ("depends_on", i)
+        for net in item.networks:
+            yield Address("networks", net), ()
+        for mount in item.volumes:
+            if mount.kind == "volume":
+                yield Address("volumes", mount.source), ()
+
+    def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        checks.check_containers(spec, report)
+
+    def clash_hint(self, address: Address, other: LiveObject) -> str:
+        return f", or adopt it with `quayform import {address} {other.name}`"
+
+    # -- reading -------------------------------------------------------------------------------
+    def read_facts(self, connections: Any, spec: Any, ctx: Ctx) -> dict[str, form.ImageInfo | None]:
+        """The defaults of every image the spec names (None: not on the engine yet)."""
+        refs = sorted({c.image for c in spec.containers.values()})
+        if not refs:
+            return {}
+        engine_conn = connections.get(self.engine_of(spec, next(iter(spec.containers))))
+        with ThreadPoolExecutor(min(IMAGE_THREADS, len(refs))) as pool:
+            raws = list(pool.map(lambda ref: engine.inspect_image(engine_conn, ref), refs))
+        return {ref: form.image_info(raw) if raw is not None else None for ref, raw in zip(refs, raws)}
+
+    def list_live(self, engine_conn: Any, stack: str, detail: bool) -> Iterable[Any]:
+        """Every container (one list call); the stack's ones inspected in parallel unless `detail` is off."""
+        api = engine_conn.api
+        with engine_conn.errors("listing containers"):
+            listed = api.containers(all=True)
+        markers = import_markers(list_volumes(engine_conn), stack)
+        ours = [c for c in listed if (c.get("Labels") or {}).get(L.STACK) == stack or c["Id"] in markers]
+        others = [("list", c, None) for c in listed if c not in ours]
+        if not detail:
+            return [("list", c, markers.get(c["Id"])) for c in ours] + others
+        with engine_conn.errors("inspecting containers"), ThreadPoolExecutor(8) as pool:
+            inspected = list(pool.map(lambda c: api.inspect_container(c["Id"]), ours))
+        return [("inspect", raw, markers.get(raw["Id"])) for raw in inspected] + others
+
+    def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
+        shape, data, marker = raw
+        if shape == "inspect":
+            labels = dict((data.get("Config") or {}).get("Labels") or {})
+            live_form, payload = form.live_form(data)
+            name = live_form["name"]
+        else:
+            labels = dict(data.get("Labels") or {})
+            live_form, payload, name = form.listed_form(data), form.LiveContainer(), form.listed_name(data)
+        if is_bookkeeping(labels):
+            return None
+        live = live_object(self.section, stack, target, name, data["Id"], labels, live_form, payload)
+        if marker is None:
+            return live
+        imported = live_object(self.section, stack, target, name, data["Id"], {**labels, L.STACK: stack,
+                                                                               L.ADDRESS: marker[0]}, live_form,
+                               form.LiveContainer(payload.anonymous_volumes, marker[1]))
+        return replace_fields(imported, replace_reason=IMPORTED)
+
+    def uses(self, form: Any, target: Hashable) -> Iterable[tuple[str, str]]:
+        for network in form.get("networks") or {}:
+            yield "networks", network
+        for mount in form.get("mounts") or []:
+            if mount.startswith("volume:"):
+                yield "volumes", mount.split(":")[1]
+
+    # -- desired -------------------------------------------------------------------------------
+    def desired(self, spec: Any, key: str, ctx: Ctx) -> Desired:
+        address = Address(self.section, key)
+        container = spec.containers[key]
+        lifecycle = lifecycle_of(container)
+        declared = form.declare(address, container, spec, ctx.name_of, lifecycle)
+        images = ctx.facts.get(self.section) or {}
+        image = images.get(container.image)
+        missing = container.image in images and image is None
+        target = self.engine_of(spec, key)
+        pull = Prerequisite("pull", container.image, f"Image {container.image} is not on the engine; apply will pull "
+                                                     "it first.", self.section, target, (address,))
+        return Desired(form.desired_form(address, declared, image), declared, lifecycle, target,
+                       partial=frozenset({"env", "labels", "mounts"}) if image is None else frozenset(),
+                       prerequisites=(pull,) if missing else ())
+
+    # -- effects -------------------------------------------------------------------------------
+    def prepare(self, prerequisite: Prerequisite, engine_conn: Any, progress: Any) -> None:
+        engine.pull(engine_conn, prerequisite.value, progress)
+
+    def create(self, change: Change, engine_conn: Any) -> None:
+        engine.create(change, engine_conn)
+
+    def create_before_destroy(self, change: Change, engine_conn: Any) -> None:
+        engine.create_before_destroy(change, engine_conn)
+
+    def delete(self, change: Change, engine_conn: Any, release: frozenset[str]) -> None:
+        engine.delete(change, engine_conn, release)
+
+    def wait_ready(self, change: Change, engine_conn: Any) -> None:
+        engine.wait_ready(change, engine_conn)
+
+    def adopt(self, engine_conn: Any, stack: str, address: Address, name: str) -> str:
+        return adopt(engine_conn, stack, address, name)
+
+
+def import_markers(volumes: Iterable[dict[str, Any]], stack: str) -> dict[str, tuple[str, str]]:
+    """Containers adopted with `quayform import`: container id -> (address, marker volume)."""
+    markers = {}
+    for volume in volumes:
+        labels = volume.get("Labels") or {}
+        if labels.get(L.MARKER) == "import" and labels.get(L.STACK) == stack and labels.get(L.IMPORT_ID):
+            markers[labels[L.IMPORT_ID]] = (labels.get(L.ADDRESS, ""), volume["Name"])
+    return markers
+
+
+def adopt(engine_conn: Any, stack: str, address: Address, name: str) -> str:
+    """Mark the unmanaged container `name` as `address`: the next plan replaces it, keeping its volumes."""
+    api = engine_conn.api
+    with engine_conn.errors(f"importing {name}"):
+        try:
+            raw = api.inspect_container(name)
+        except engine_conn.NotFound:
+            raise PlanError(f"there is no container named {name!r} to import") from None
+        owner = (raw["Config"].get("Labels") or {}).get(L.STACK)
+        if owner:
+            raise PlanError(f"container {name!r} is already managed by stack {owner!r}")
+        managed = api.containers(all=True, filters={"label": [f"{L.STACK}={stack}", f"{L.ADDRESS}={address}"]})
+        if managed:
+            raise PlanError(f"{address} already exists ({managed[0]['Names'][0].lstrip('/')}); "
+                            "only an address with no container can be imported into")
+        marker = f"quayform-import-{stack}-{address.key}"
+        if (api.volumes(filters={"name": marker}) or {}).get("Volumes"):
+            raise PlanError(f"{address} is already being imported; run `quayform apply` to finish that first")
+        api.create_volume(name=marker, labels={L.STACK: stack, L.MARKER: "import", L.ADDRESS: str(address),
+                                               L.IMPORT_ID: raw["Id"]})
+    return raw["Id"]
+
+
+KIND = ContainerKind()

@@ -1,0 +1,335 @@
+"""A container's declaration (what create sends) and its compared form, desired and live.
+
+`declare()` turns the spec's container into a typed `ContainerPayload`; `desired_form()`
+folds the image's defaults (env, cmd, entrypoint, user, working dir, labels, healthcheck,
+volumes, stop signal) into that same declaration, so a container that was just created
+compares equal and never shows a perpetual diff, and compare and create read the same
+values. `live_form()` reads `docker inspect` into the same shape. Pure: no Docker here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from quayform import labels as L
+from quayform.address import Address
+from quayform.changes import UNKNOWN, Lifecycle
+from quayform.kinds.engine_kind import ownership_labels
+from quayform.sensitive import Sensitive
+from quayform.spec.models import Container, Healthcheck
+from quayform.spec.values import PortBinding, format_duration
+
+_ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image contributes to a container's configuration when the spec is silent."""
+
+    id: str
+    env: dict[str, str] = field(default_factory=dict)
+    cmd: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: str = ""
+    working_dir: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    healthcheck: dict[str, Any] | None = None
+    volumes: tuple[str, ...] = ()
+    stop_signal: str = ""
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    """One mount as create sends it: a named volume (by its Docker name), a host path, or anonymous."""
+
+    kind: str  # "volume" | "bind" | "anonymous"
+    source: str  # Docker volume name or absolute host path; "" for anonymous
+    target: str
+    read_only: bool = False
+    options: tuple[str, ...] = ()
+
+    def form(self) -> str:
+        mode = "ro" if self.read_only else "rw"
+        if self.kind == "anonymous":
+            return f"anonymous:{self.target}"
+        return f"{self.kind}:{self.source}:{self.target}:{mode}"
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """A file written into the container before it starts."""
+
+    path: str
+    content: Any  # str or Sensitive
+    mode: int
+    owner: str | None
+
+
+@dataclass(frozen=True)
+class ContainerPayload:
+    """Everything create sends to the engine, exactly as the spec declares it (no image defaults)."""
+
+    name: str
+    image: str
+    command: list[str] | None
+    entrypoint: list[str] | None
+    env: dict[str, Any]  # values are str or Sensitive
+    ports: tuple[PortBinding, ...]
+    mounts: tuple[MountSpec, ...]
+    networks: tuple[tuple[str, tuple[str, ...]], ...]  # (Docker network name, aliases); first is joined at create
+    restart: tuple[str, int]
+    privileged: bool
+    user: str | None
+    working_dir: str | None
+    labels: dict[str, str]  # the spec's labels and quayform's own
+    healthcheck: dict[str, Any] | None  # Docker's form
+    stop_signal: str | None
+    stop_timeout: int | None  # seconds
+    files: tuple[FileWrite, ...]
+
+
+def image_info(raw: Mapping[str, Any]) -> ImageInfo:
+    """The parts of `docker image inspect` that a container inherits."""
+    config = raw.get("Config") or {}
+    return ImageInfo(
+        id=raw["Id"],
+        env=split_env(config.get("Env")),
+        cmd=config.get("Cmd"),
+        entrypoint=config.get("Entrypoint"),
+        user=config.get("User") or "",
+        working_dir=config.get("WorkingDir") or "",
+        labels=dict(config.get("Labels") or {}),
+        healthcheck=healthcheck_form(config.get("Healthcheck")),
+        volumes=tuple(sorted((config.get("Volumes") or {}).keys())),
+        stop_signal=config.get("StopSignal") or "",
+    )
+
+
+def split_env(entries: list[str] | None) -> dict[str, str]:
+    """["A=1", "B"] -> {"A": "1", "B": ""}; later entries win, as in Docker."""
+    env: dict[str, str] = {}
+    for entry in entries or []:
+        key, _, value = entry.partition("=")
+        env[key] = value
+    return env
+
+
+def healthcheck_form(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Docker's healthcheck with zero/absent fields dropped (Docker's own defaults apply)."""
+    if not raw or not raw.get("Test"):
+        return None
+    form: dict[str, Any] = {"test": list(raw["Test"])}
+    for key, docker_key in (("interval", "Interval"), ("timeout", "Timeout"), ("retries", "Retries"),
+                            ("start_period", "StartPeriod")):
+        if raw.get(docker_key):
+            form[key] = raw[docker_key] if key == "retries" else format_duration(raw[docker_key])
+    return form
+
+
+def healthcheck_to_docker(check: Healthcheck) -> dict[str, Any]:
+    out: dict[str, Any] = {"Test": list(check.test)}
+    for key, docker_key in (("interval", "Interval"), ("timeout", "Timeout"), ("retries", "Retries"),
+                            ("start_period", "StartPeriod")):
+        value = getattr(check, key)
+        if value:
+            out[docker_key] = value
+    return out
+
+
+def bind_source(source: str, base_dir: str) -> str:
+    """A bind mount's host path, made absolute relative to the spec's folder."""
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(source)))
+
+
+def file_form(address: Address, write: FileWrite) -> str:
+    text = write.content.reveal() if isinstance(write.content, Sensitive) else str(write.content)
+    return f"{write.mode:04o} {write.owner or '0:0'} {L.content_digest(str(address), write.path, text)}"
+
+
+def declare(address: Address, container: Container, spec: Any, name_of: Any, lifecycle: Lifecycle) -> ContainerPayload:
+    """The container as create will send it, from the spec alone."""
+    mounts = []
+    for mount in container.volumes:
+        if mount.kind == "volume":
+            source = name_of(Address("volumes", mount.source))
+        elif mount.kind == "bind":
+            source = bind_source(mount.source, spec.base_dir)
+        else:
+            source = ""
+        mounts.append(MountSpec(mount.kind, source, mount.target, mount.read_only, mount.options))
+    files = tuple(FileWrite(path, f.content, f.mode, f.owner) for path, f in container.files.items())
+    labels = {**container.labels, **ownership_labels(spec.stack, address, lifecycle),
+              L.FILES: json.dumps({w.path: file_form(address, w) for w in files}, sort_keys=True),
+              L.SENSITIVE_ENV: ",".join(sorted(k for k, v in container.env.items() if isinstance(v, Sensitive)))}
+    networks = tuple((name_of(Address("networks", n)), (address.key,)) for n in container.networks)
+    return ContainerPayload(
+        name=name_of(address), image=container.image, command=container.command, entrypoint=container.entrypoint,
+        env=dict(container.env), ports=tuple(container.port_bindings), mounts=tuple(mounts),
+        networks=networks or (("bridge", ()),), restart=container.restart, privileged=container.privileged,
+        user=container.user, working_dir=container.working_dir, labels=labels,
+        healthcheck=healthcheck_to_docker(container.healthcheck) if container.healthcheck else None,
+        stop_signal=container.stop_signal,
+        stop_timeout=container.stop_grace_period // 1_000_000_000 if container.stop_grace_period is not None else None,
+        files=files)
+
+
+def restart_text(restart: tuple[str, int]) -> str:
+    name, retries = restart
+    return f"{name}:{retries}" if retries else name
+
+
+def _desired_healthcheck(declared: ContainerPayload, image: ImageInfo | None) -> Any:
+    """The spec's healthcheck; fields it leaves out come from the image's, as Docker merges them."""
+    if declared.healthcheck is None:
+        return image.healthcheck if image is not None else UNKNOWN
+    return {**((image.healthcheck or {}) if image is not None else {}), **(healthcheck_form(declared.healthcheck) or {})}
+
+
+def _default(value: Any, image: ImageInfo | None, attribute: str) -> Any:
+    if value is not None:
+        return value
+    return getattr(image, attribute) if image is not None else UNKNOWN
+
+
+def desired_form(address: Address, declared: ContainerPayload, image: ImageInfo | None) -> dict[str, Any]:
+    """The declaration with the image's defaults folded in: what the engine will report once created."""
+    known = image is not None
+    env: dict[str, Any] = dict(image.env) if known else {}
+    env.update(declared.env)
+    if declared.command:
+        command: Any = declared.command
+    elif declared.entrypoint:
+        command = None  # Docker drops the image's CMD when the entrypoint is overridden (not when emptied)
+    else:
+        command = image.cmd if known else UNKNOWN
+    mounts = {m.target: m.form() for m in declared.mounts}
+    for target in image.volumes if known else ():
+        target = target.rstrip("/") or "/"
+        mounts.setdefault(target, f"anonymous:{target}")
+    user_labels = {k: v for k, v in declared.labels.items() if not k.startswith(L.PREFIX)}
+    return {
+        "name": declared.name,
+        "image": declared.image,
+        "image_id": image.id if known else UNKNOWN,
+        "command": command,
+        "entrypoint": _default(declared.entrypoint, image, "entrypoint"),
+        "env": env,
+        "ports": sorted(str(p) for p in declared.ports),
+        "mounts": sorted(mounts.values()),
+        "networks": {name: list(aliases) for name, aliases in declared.networks},
+        "restart": restart_text(declared.restart),
+        "privileged": declared.privileged,
+        "user": _default(declared.user, image, "user"),
+        "working_dir": _default(declared.working_dir, image, "working_dir"),
+        "labels": {**(image.labels if known else {}), **user_labels},
+        "healthcheck": _desired_healthcheck(declared, image),
+        "stop_signal": declared.stop_signal or (image.stop_signal if known else UNKNOWN),
+        "stop_grace_period": declared.stop_timeout,
+        "files": {w.path: file_form(address, w) for w in declared.files},
+        "running": True,
+    }
+
+
+@dataclass(frozen=True)
+class LiveContainer:
+    """What apply needs of a live container beyond its form."""
+
+    anonymous_volumes: dict[str, str] = field(default_factory=dict)  # target -> volume name
+    import_marker: str | None = None  # the marker volume of `quayform import`, removed once replaced
+
+
+def listed_form(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What `GET /containers/json` alone tells: enough to delete in the right order (destroy)."""
+    mounts = []
+    for mount in raw.get("Mounts") or []:
+        if mount.get("Type") == "volume" and not _ANONYMOUS_VOLUME.match(mount.get("Name") or ""):
+            mounts.append(f"volume:{mount.get('Name')}:{mount.get('Destination')}:rw")
+    networks = ((raw.get("NetworkSettings") or {}).get("Networks") or {})
+    return {
+        "name": listed_name(raw),
+        "image": raw.get("Image"),
+        "mounts": sorted(mounts),
+        "networks": {name: [] for name in networks},
+        "running": raw.get("State") == "running",
+    }
+
+
+def listed_name(raw: Mapping[str, Any]) -> str:
+    return (raw.get("Names") or ["/" + raw["Id"][:12]])[0].lstrip("/")
+
+
+def _ports(host: Mapping[str, Any]) -> list[str]:
+    ports = []
+    for container_port, bindings in sorted((host.get("PortBindings") or {}).items()):
+        port, _, proto = container_port.partition("/")
+        for binding in bindings or []:
+            host_ip, host_port = binding.get("HostIp") or "", binding.get("HostPort") or ""
+            where = f"{host_ip}:{host_port}" if host_ip else host_port
+            ports.append(f"{where}->{port}/{proto}" if where else f"{port}/{proto}")
+    return sorted(ports)
+
+
+def _mounts(raw: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
+    mounts, anonymous = [], {}
+    for mount in raw.get("Mounts") or []:
+        mode = "rw" if mount.get("RW", True) else "ro"
+        target = mount.get("Destination", "")
+        if mount.get("Type") == "volume" and _ANONYMOUS_VOLUME.match(mount.get("Name") or ""):
+            mounts.append(f"anonymous:{target}")
+            anonymous[target] = mount["Name"]
+        elif mount.get("Type") == "volume":
+            mounts.append(f"volume:{mount.get('Name')}:{target}:{mode}")
+        else:
+            mounts.append(f"bind:{mount.get('Source')}:{target}:{mode}")
+    return sorted(mounts), anonymous
+
+
+def live_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
+    """`docker inspect` of a container -> the same shape as desired_form(), and what apply needs."""
+    config = raw.get("Config") or {}
+    host = raw.get("HostConfig") or {}
+    short_id = raw["Id"][:12]
+    mounts, anonymous = _mounts(raw)
+    networks = {}
+    for name, endpoint in ((raw.get("NetworkSettings") or {}).get("Networks") or {}).items():
+        aliases = [a for a in (endpoint or {}).get("Aliases") or [] if a not in (short_id, raw["Id"])]
+        networks[name] = sorted(set(aliases))
+    policy = host.get("RestartPolicy") or {}
+    restart = policy.get("Name") or "no"
+    if restart == "on-failure" and policy.get("MaximumRetryCount"):
+        restart = f"on-failure:{policy['MaximumRetryCount']}"
+    container_labels = config.get("Labels") or {}
+    try:
+        files = json.loads(container_labels.get(L.FILES, "{}"))
+    except ValueError:
+        files = {}
+    env: dict[str, Any] = split_env(config.get("Env"))
+    for key in filter(None, container_labels.get(L.SENSITIVE_ENV, "").split(",")):
+        if key in env:
+            env[key] = Sensitive(env[key])  # a secret the spec no longer names must stay hidden too
+    form = {
+        "name": raw.get("Name", "").lstrip("/"),
+        "image": config.get("Image"),
+        "image_id": raw.get("Image"),
+        "command": config.get("Cmd"),
+        "entrypoint": config.get("Entrypoint"),
+        "env": env,
+        "ports": _ports(host),
+        "mounts": mounts,
+        "networks": networks,
+        "restart": restart,
+        "privileged": bool(host.get("Privileged")),
+        "user": config.get("User") or "",
+        "working_dir": config.get("WorkingDir") or "",
+        "labels": L.ours(container_labels),
+        "healthcheck": healthcheck_form(config.get("Healthcheck")),
+        "stop_signal": config.get("StopSignal") or "",
+        "stop_grace_period": config.get("StopTimeout"),
+        "files": files,
+        "running": bool((raw.get("State") or {}).get("Running")),
+    }
+    return form, LiveContainer(anonymous)

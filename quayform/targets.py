@@ -1,0 +1,93 @@
+"""Where resources live, and the connections that reach them.
+
+A target is a small frozen value a kind puts on each desired and live object: the Docker
+engine, or a PostgreSQL server reached through it. `Connections` opens one connection per
+target on first use (thread-safe) and hands the same one out afterwards, so a change is
+always carried out through the connection of the target it belongs to, and a new kind of
+target (an HTTP API, a second engine) is a new target class with its own `open`.
+
+Pure at import time: the clients are imported inside `open`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+
+@dataclass(frozen=True)
+class EngineTarget:
+    """A Docker engine; "default" is DOCKER_HOST or the local socket."""
+
+    name: str = "default"
+
+    def open(self, connections: "Connections") -> Any:
+        from quayform.docker_client import DockerEngine
+
+        return DockerEngine.connect(self.name)
+
+    def __str__(self) -> str:
+        return f"engine {self.name}"
+
+
+DEFAULT_ENGINE = EngineTarget()
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """A PostgreSQL server inside one of the stack's containers, reached with docker exec."""
+
+    key: str  # the spec's postgres.KEY
+    container: str  # the Docker name of the container it runs in
+    admin_user: str
+    admin_database: str
+    exec_user: str
+    engine: EngineTarget = DEFAULT_ENGINE
+    databases: tuple[str, ...] = ()  # the spec's databases on it, whose insides the catalog read covers
+
+    def open(self, connections: "Connections") -> Any:
+        from quayform.pg_client import PgSession
+
+        return PgSession(connections.get(self.engine), self)
+
+    def __str__(self) -> str:
+        return f"postgres.{self.key}"
+
+
+class Connections:
+    """One open connection per target, shared by every reader and every change of a run."""
+
+    def __init__(self) -> None:
+        self._open = Memo()
+
+    def get(self, target: Any) -> Any:
+        return self._open(target, lambda: target.open(self))
+
+
+class Memo:
+    """Results computed once per connection and shared between threads (e.g. one list call
+    that two kinds read)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[Hashable, Any] = {}
+        self._gates: dict[Hashable, threading.Lock] = {}
+
+    def __call__(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            value = compute()
+            with self._lock:
+                self._values[key] = value
+            return value
+
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._values.pop(key, None)
