@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import networkx as nx
 
 from quayform.address import Address
-from quayform.changes import Action, ApplyEvent, ApplyResult, Change
-from quayform.errors import QuayformError
+from quayform.changes import EXISTED, Action, ApplyEvent, ApplyResult, Change
+from quayform.errors import QuayformError, StopNow
 from quayform.plan import Plan
 
 EventSink = Callable[[ApplyEvent], None]
@@ -87,12 +87,28 @@ def _add_edge_if_acyclic(ops: nx.DiGraph, first: Operation, then: Operation) -> 
 
 
 class _NoConnections:
+    """Stands in for Connections when the kinds need none (tests with fake kinds)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.stopping = threading.Event()
+
     def get(self, target: Any) -> Any:
         return None
 
 
+WAIT_THREADS = 32  # readiness waits only poll; they do not count against --parallelism
+
+
 class Executor:
-    """Walks the operations graph with at most `parallelism` operations at a time."""
+    """Walks the operations graph with at most `parallelism` changes being made at a time.
+
+    A change is made in the work lane (bounded by `parallelism`, and to one at a time on a
+    target that wants it serial, such as a PostgreSQL server); the wait for it to become
+    ready runs in the wait lane, so slow health checks do not hold back independent work.
+    An operation counts as done, and its dependents may start, once both are over.
+    """
 
     def __init__(self, kinds: Mapping[str, Any], parallelism: int, emit: EventSink, connections: Any = None,
                  release: frozenset[str] = frozenset()):
@@ -103,87 +119,137 @@ class Executor:
         self.release = release
 
     def run(self, plan: Plan) -> ApplyResult:
-        """Run every operation; on Ctrl-C, let the ones in flight finish and start no more."""
+        """Run every operation. A first Ctrl-C starts nothing more, ends the waits and lets the
+        changes in progress finish; a second one raises StopNow."""
         ops = operations_graph(plan, self.kinds)
         for op in ops.nodes:  # open connections before the threads start (client imports are not thread-safe)
-            self.connections.get(op.change.live_target if op.verb == "delete" else op.change.target)
-        result = ApplyResult()
-        waiting = set(ops.nodes)
-        finished: set[Operation] = set()
-        broken: set[Operation] = set()
-        running: dict[Future, Operation] = {}
-        with ThreadPoolExecutor(self.parallelism) as pool:
-            while waiting or running:
-                if not result.interrupted:
-                    self._start_ready(ops, waiting, finished, broken, running, pool, result)
-                elif waiting:
-                    result.skipped += sorted(op.address for op in waiting)
-                    waiting.clear()
-                if not running:
-                    if waiting and not any(set(ops.predecessors(o)) & broken for o in waiting):
-                        raise RuntimeError("apply cannot make progress: the operations depend on each other in a cycle")
-                    continue
-                try:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    result.interrupted = True
-                    continue
-                for future in done:
-                    op = running.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        finished.add(op)
-                        self._count(op, result)
-                    else:
-                        broken.add(op)
-                        result.errors.append((op.address, str(error)))
-        return result
-
-    def _start_ready(self, ops: nx.DiGraph, waiting: set[Operation], finished: set[Operation],
-                     broken: set[Operation], running: dict[Future, Operation], pool: ThreadPoolExecutor,
-                     result: ApplyResult) -> None:
-        for op in sorted(waiting, key=lambda o: (o.verb != "delete", o.address)):
-            predecessors = set(ops.predecessors(op))
-            if predecessors & broken:
-                waiting.discard(op)
-                broken.add(op)
-                result.skipped.append(op.address)
-                self.emit(ApplyEvent(op.address, "skipped", op.verb, message="a change it depends on failed"))
-            elif predecessors <= finished and len(running) < self.parallelism:
-                waiting.discard(op)
-                running[pool.submit(self._run_one, op)] = op
-
-    def _run_one(self, op: Operation) -> None:
-        kind = self.kinds[op.address.kind]
-        change = op.change
-        started = time.monotonic()
-        self.emit(ApplyEvent(op.address, "start", op.verb))
+            self.connections.get(self._target(op))
+        run = _Run(ops)
+        work, waits = ThreadPoolExecutor(self.parallelism), ThreadPoolExecutor(WAIT_THREADS)
+        stop_now = False
         try:
-            if op.verb == "delete":
-                kind.delete(change, self.connections.get(change.live_target), self.release)
-            else:
-                connection = self.connections.get(change.target)
-                if op.verb == "create":
-                    kind.create(change, connection)
-                elif op.verb == "update":
-                    kind.update(change, connection)
-                else:
-                    kind.create_before_destroy(change, connection)
-                kind.wait_ready(change, connection)
-        except Exception as exc:
-            message = str(exc) if isinstance(exc, QuayformError) else f"{type(exc).__name__}: {exc}"
-            self.emit(ApplyEvent(op.address, "failed", op.verb, time.monotonic() - started, message))
+            while run.waiting or run.making or run.awaiting:
+                try:
+                    self._step(run, work, waits)
+                except KeyboardInterrupt:
+                    self._interrupted(run)
+        except StopNow:
+            stop_now = True
             raise
-        self.emit(ApplyEvent(op.address, "done", op.verb, time.monotonic() - started))
+        finally:
+            for pool in (work, waits):
+                pool.shutdown(wait=not stop_now, cancel_futures=stop_now)
+        return run.result
+
+    def _step(self, run: "_Run", work: ThreadPoolExecutor, waits: ThreadPoolExecutor) -> None:
+        if not run.result.interrupted:
+            self._start_ready(run, work)
+        elif run.waiting:
+            run.result.skipped += sorted(op.address for op in run.waiting)
+            run.waiting.clear()
+        if not run.making and not run.awaiting:
+            if run.waiting and not any(set(run.ops.predecessors(o)) & run.broken for o in run.waiting):
+                raise RuntimeError("apply cannot make progress: the operations depend on each other in a cycle")
+            return
+        done, _ = wait({**run.making, **run.awaiting}, return_when=FIRST_COMPLETED)
+        for future in done:
+            self._finished(run, future, waits)
+
+    def _interrupted(self, run: "_Run") -> None:
+        if run.result.interrupted:
+            raise StopNow()
+        run.result.interrupted = True
+        self.connections.stopping.set()
+        self.emit(ApplyEvent(None, "notice", "interrupt", message=(
+            "Interrupt received: starting no more changes and ending the waits; the changes in progress finish. "
+            "Press Ctrl-C again to stop at once.")))
+
+    def _target(self, op: Operation) -> Any:
+        return op.change.live_target if op.verb == "delete" else op.change.target
+
+    def _start_ready(self, run: "_Run", work: ThreadPoolExecutor) -> None:
+        busy = {self._target(op) for op in run.making.values() if getattr(self._target(op), "serial", False)}
+        for op in sorted(run.waiting, key=lambda o: (o.verb != "delete", o.address)):
+            predecessors = set(run.ops.predecessors(op))
+            if predecessors & run.broken:
+                run.waiting.discard(op)
+                run.broken.add(op)
+                run.result.skipped.append(op.address)
+                self.emit(ApplyEvent(op.address, "skipped", op.verb, message="a change it depends on failed"))
+            elif predecessors <= run.finished and len(run.making) < self.parallelism:
+                target = self._target(op)
+                if getattr(target, "serial", False):
+                    if target in busy:
+                        continue
+                    busy.add(target)
+                run.waiting.discard(op)
+                run.started[op] = time.monotonic()
+                self.emit(ApplyEvent(op.address, "start", op.verb))
+                run.making[work.submit(self._make, op)] = op
+
+    def _finished(self, run: "_Run", future: Future, waits: ThreadPoolExecutor) -> None:
+        if future in run.making:
+            op = run.making.pop(future)
+            if future.exception() is None and op.verb != "delete":
+                run.outcomes[op] = future.result()
+                run.awaiting[waits.submit(self._wait, op)] = op
+                return
+        else:
+            op = run.awaiting.pop(future)
+        error = future.exception()
+        elapsed = time.monotonic() - run.started[op]
+        if error is None:
+            run.finished.add(op)
+            existed = run.outcomes.get(op) == EXISTED
+            self._count(op, run.result, existed)
+            self.emit(ApplyEvent(op.address, "done", op.verb, elapsed,
+                                 "it existed already; now it matches the spec" if existed else None))
+        else:
+            run.broken.add(op)
+            run.result.errors.append((op.address, str(error)))
+            message = str(error) if isinstance(error, QuayformError) else f"{type(error).__name__}: {error}"
+            self.emit(ApplyEvent(op.address, "failed", op.verb, elapsed, message))
+
+    def _make(self, op: Operation) -> Any:
+        kind, change = self.kinds[op.address.kind], op.change
+        connection = self.connections.get(self._target(op))
+        if op.verb == "delete":
+            return kind.delete(change, connection, self.release)
+        if op.verb == "create":
+            return kind.create(change, connection)
+        if op.verb == "update":
+            return kind.update(change, connection)
+        return kind.create_before_destroy(change, connection)
+
+    def _wait(self, op: Operation) -> None:
+        self.kinds[op.address.kind].wait_ready(op.change, self.connections.get(self._target(op)))
 
     @staticmethod
-    def _count(op: Operation, result: ApplyResult) -> None:
+    def _count(op: Operation, result: ApplyResult, existed: bool = False) -> None:
         action = op.change.action
-        if action is Action.CREATE:
+        if action is Action.CREATE and not existed:
             result.added += 1
-        elif action is Action.UPDATE:
+        elif action in (Action.CREATE, Action.UPDATE):
             result.changed += 1
         elif action is Action.DELETE:
             result.destroyed += 1
         elif action.is_replace and op.verb != "delete":
             result.replaced += 1
+
+
+@dataclass
+class _Run:
+    """The state of one run of the executor."""
+
+    ops: nx.DiGraph
+    result: ApplyResult = field(default_factory=ApplyResult)
+    waiting: set[Operation] = field(default_factory=set)
+    finished: set[Operation] = field(default_factory=set)
+    broken: set[Operation] = field(default_factory=set)
+    making: dict[Future, Operation] = field(default_factory=dict)  # in the work lane
+    awaiting: dict[Future, Operation] = field(default_factory=dict)  # in the wait lane
+    started: dict[Operation, float] = field(default_factory=dict)
+    outcomes: dict[Operation, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.waiting = set(self.ops.nodes)

@@ -13,6 +13,8 @@ from quayform.address import Address
 
 # A desired value that cannot be known until apply (e.g. the id of an image still to be pulled).
 UNKNOWN = "(known after apply)"
+# What a kind's create returns when the object turned out to exist already (it was brought in line).
+EXISTED = "existed"
 
 
 class Action(Enum):
@@ -188,8 +190,8 @@ class Kept:
 class ApplyEvent:
     """Progress of one operation, emitted by apply and printed by render."""
 
-    address: Address
-    phase: str  # "start" | "done" | "failed" | "skipped" | "info"
+    address: Address | None  # None for a notice about the whole run
+    phase: str  # "start" | "done" | "failed" | "skipped" | "info" | "notice"
     operation: str  # "create" | "update" | "delete" | "pull" | "wait" | "create_before_destroy"
     elapsed: float = 0.0
     message: str | None = None

@@ -1,21 +1,24 @@
 """The `quayform` command: flags in, pipeline called, results rendered, exit codes out.
 
-Exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode).
-Every QuayformError becomes one `Error: ...` message here and nowhere else.
+Exit codes: 0 success (or no changes), 1 error, 2 changes present (plan --detailed-exitcode),
+3 internal error (a bug in quayform), 130 interrupted. Every QuayformError becomes one
+`Error: ...` message here and nowhere else; everything printed passes through the command's
+Masker, so a secret echoed by a container, a health check or a server never reaches the screen.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import click
 
 from quayform import __version__
+from quayform.sensitive import Masker
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 @dataclass
@@ -24,16 +27,20 @@ class Context:
     variables: dict[str, str]
     color: bool
     debug: bool
+    masker: Masker = field(default_factory=Masker)
 
     def options(self, **extra: Any):
         from quayform.pipeline import Options
 
-        return Options(spec_path=self.spec_path, variables=self.variables, **extra)
+        return Options(spec_path=self.spec_path, variables=self.variables, masker=self.masker, **extra)
 
     def printer(self, stream=None):
         from quayform.render import Printer
 
-        return Printer(stream or sys.stdout, self.color)
+        return Printer(stream or sys.stdout, self.color, self.masker)
+
+    def echo(self, text: str, err: bool = False) -> None:
+        click.echo(self.masker(text), err=err)
 
 
 def _parse_vars(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -50,20 +57,33 @@ class QuayformGroup(click.Group):
     """Turns quayform's errors into one message and exit code 1, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from quayform.errors import QuayformError
+        from quayform.errors import QuayformError, StopNow
 
         try:
             return super().invoke(ctx)
         except QuayformError as exc:
             from quayform.errors import SpecError
 
+            mask = _masker(ctx)
             lines = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else [str(exc)]
             for line in lines:
-                click.secho(f"Error: {line}", fg="red", err=True, color=_color_wanted(ctx))
+                click.secho(mask(f"Error: {line}"), fg="red", err=True, color=_color_wanted(ctx))
             ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except StopNow:
+            # The lock is released already (the command's `with` has exited); changes in flight are cut off.
+            sys.stderr.write("\nTwo interrupts received: stopping at once. Changes that were in progress may be "
+                             "half-done; the next plan shows them and the next apply repairs them.\n")
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os._exit(EXIT_INTERRUPTED)
+
+
+def _masker(ctx: click.Context) -> Masker:
+    obj = ctx.find_object(Context)
+    return obj.masker if obj is not None else MASKER
 
 
 def _color_wanted(ctx: click.Context) -> bool | None:
@@ -99,7 +119,7 @@ def _context(ctx: click.Context, spec_path: str | None, variables: dict[str, str
 def cli(ctx: click.Context, spec_path: str, no_color: bool, debug: bool) -> None:
     """Plan and apply container stacks declared in a YAML spec."""
     color = not no_color and not os.environ.get("NO_COLOR")
-    ctx.obj = Context(spec_path, {}, color, debug)
+    ctx.obj = Context(spec_path, {}, color, debug, MASKER)
 
 
 @cli.command()
@@ -135,7 +155,7 @@ def plan(ctx: click.Context, spec_path: str | None, variables: dict[str, str], n
     the_plan = make_plan(options)
     document = plan_to_json(the_plan)
     if as_json:
-        click.echo(dumps(document))
+        obj.echo(dumps(document))
     else:
         render_plan(document, obj.printer())
     if out:
@@ -273,13 +293,13 @@ def show(ctx: click.Context, spec_path: str | None, variables: dict[str, str], n
         from quayform.pipeline import load_plan_file
 
         document = load_plan_file(plan_file)["plan"]
-        click.echo(dumps(document)) if as_json else render_plan(document, obj.printer())
+        obj.echo(dumps(document)) if as_json else render_plan(document, obj.printer())
         return
     from quayform.pipeline import live_resources
 
     stack, objects = live_resources(obj.options())
     document = live_to_json(stack, objects)
-    click.echo(dumps(document)) if as_json else render_live(document, obj.printer())
+    obj.echo(dumps(document)) if as_json else render_live(document, obj.printer())
 
 
 @cli.command()
@@ -299,13 +319,13 @@ def output(ctx: click.Context, spec_path: str | None, variables: dict[str, str],
     if name is not None:
         if name not in outputs:
             raise click.UsageError(f"no output named {name!r} (outputs: {', '.join(outputs) or 'none'})")
-        click.echo(dumps(outputs[name]) if as_json else outputs[name])
+        obj.echo(dumps(outputs[name]) if as_json else outputs[name])
         return
     if as_json:
-        click.echo(dumps(outputs))
+        obj.echo(dumps(outputs))
     else:
         for key, value in outputs.items():
-            click.echo(f"{key} = {value}")
+            obj.echo(f"{key} = {value}")
 
 
 @cli.command()
@@ -351,8 +371,12 @@ def force_unlock(ctx: click.Context, spec_path: str | None, variables: dict[str,
     click.echo(f"Removed the lock held by {holder}." if holder else "The stack was not locked.")
 
 
+# The one Masker of this process's command: the pipeline teaches it every secret it meets.
+MASKER = Masker()
+
+
 def main() -> None:
-    """Entry point: every failure exits 1 (usage errors too, so 2 only ever means "changes")."""
+    """Entry point: errors exit 1 (usage errors too, so 2 only ever means "changes"); a crash exits 3."""
     try:
         code = cli.main(prog_name="quayform", standalone_mode=False)
     except click.ClickException as exc:
@@ -363,9 +387,17 @@ def main() -> None:
         code = EXIT_ERROR
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except Exception as exc:  # an unexpected failure: no traceback unless asked, secrets stay masked
-        if "--debug" in sys.argv:
-            raise
-        click.secho(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", fg="red", err=True)
-        code = EXIT_ERROR
+    except Exception as exc:  # a bug in quayform: said so, secrets masked, a traceback only if asked
+        code = _internal_error(exc)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _internal_error(exc: Exception) -> int:
+    if "--debug" in sys.argv:
+        import traceback
+
+        click.echo(MASKER("".join(traceback.format_exception(exc))), err=True)
+    click.secho(MASKER(f"Internal error: {type(exc).__name__}: {exc}"), fg="red", err=True)
+    click.echo("This is a bug in quayform, not a problem with your spec. Run the same command with --debug for "
+               "the traceback (secrets masked) and report it.", err=True)
+    return EXIT_INTERNAL

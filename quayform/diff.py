@@ -155,7 +155,9 @@ def diff_stack(desired: Mapping[Address, Desired], live: Mapping[Address, LiveOb
         if policy.orphan == "keep":
             kept.append(Kept(address, Reason("orphan_kept", policy.orphan_reason(have))))
         else:
-            changes.append(_change(address, Action.DELETE, (), ORPHAN, None, have))
+            note = policy.delete_note(have)
+            reason = Reason(ORPHAN.code, f"{ORPHAN}; {note}") if note else ORPHAN
+            changes.append(_change(address, Action.DELETE, (), reason, None, have))
     return changes, kept
 
 

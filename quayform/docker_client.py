@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import Iterator
 
 import docker
@@ -16,7 +17,7 @@ import docker.errors
 import requests.exceptions
 
 from quayform.errors import EngineError
-from quayform.targets import Memo
+from quayform.targets import Memo, pause
 
 # Docker 20.10's API version; newer engines still serve it, and pinning it saves a
 # /version round trip on every run.
@@ -77,15 +78,20 @@ class DockerEngine:
     APIError = docker.errors.APIError
     Failure = ENGINE_FAILURES
 
-    def __init__(self, api: docker.APIClient, name: str = "default", endpoint: str | None = None):
+    def __init__(self, api: docker.APIClient, name: str = "default", endpoint: str | None = None,
+                 stopping: threading.Event | None = None):
         self.api = api
         self.name = name
         self.endpoint = endpoint or endpoint_of_environment()
         self.memo = Memo()
+        self.stopping = stopping  # set when the run is interrupted: waits end then
 
     @classmethod
-    def connect(cls, name: str = "default") -> "DockerEngine":
-        return cls(connect(), name)
+    def connect(cls, name: str = "default", stopping: threading.Event | None = None) -> "DockerEngine":
+        return cls(connect(), name, stopping=stopping)
+
+    def pause(self, seconds: float, what: str) -> None:
+        pause(self.stopping, seconds, what)
 
     def describe(self, exc: BaseException) -> str:
         return describe(exc, self.endpoint)

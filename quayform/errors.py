@@ -75,5 +75,9 @@ class TargetUnavailable(QuayformError):
         self.quiet = quiet
 
 
-class InterruptedApply(ApplyError):
-    """Apply was interrupted; operations in flight finished, none were started after."""
+class Interrupted(ApplyError):
+    """A wait was cut short by Ctrl-C; what it waited for may still come right (the next run checks)."""
+
+
+class StopNow(BaseException):
+    """A second Ctrl-C: stop at once, leaving what is half-done for the next run to repair."""

@@ -19,19 +19,32 @@ PREVENT_DESTROY = PREFIX + "prevent-destroy"
 SENSITIVE_ENV = PREFIX + "sensitive-env"  # names (never values) of env vars that hold secrets
 
 
-def _canonical(value: Any, salt: bytes) -> Any:
+def slow_digest(secret: str, salt: bytes) -> str:
+    """A deliberately slow, salted digest of a secret (scrypt): what a saved plan may hold of it.
+
+    The salt sits in the plan file beside the digest, so a fast hash would let anyone holding
+    the file test guesses of the secret offline at speed; scrypt makes each guess cost.
+    """
+    return hashlib.scrypt(secret.encode("utf-8", "surrogatepass"), salt=salt, n=2 ** 14, r=8, p=1, dklen=32).hex()
+
+
+def _canonical(value: Any, salt: bytes, seen: dict[str, str]) -> Any:
     if isinstance(value, Sensitive):
-        return {"sensitive": hmac.new(salt, value.reveal().encode(), hashlib.sha256).hexdigest()}
+        secret = value.reveal()
+        if secret not in seen:
+            seen[secret] = slow_digest(secret, salt)
+        return {"sensitive": seen[secret]}
     if isinstance(value, dict):
-        return {str(k): _canonical(v, salt) for k, v in value.items()}
+        return {str(k): _canonical(v, salt, seen) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_canonical(v, salt) for v in value]
+        return [_canonical(v, salt, seen) for v in value]
     return value
 
 
-def fingerprint(value: Any, salt: bytes) -> str:
-    """A keyed digest of a form (secrets included), for saved plans: equal forms, equal digests."""
-    text = json.dumps(_canonical(value, salt), sort_keys=True, default=str)
+def fingerprint(value: Any, salt: bytes, seen: dict[str, str] | None = None) -> str:
+    """A keyed digest of a form for saved plans: equal forms, equal digests; secrets enter only slowly
+    digested (`seen` shares those digests between the forms of one plan)."""
+    text = json.dumps(_canonical(value, salt, seen if seen is not None else {}), sort_keys=True, default=str)
     return hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()
 
 

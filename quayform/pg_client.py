@@ -14,7 +14,7 @@ from typing import Any
 from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
 
 from quayform.errors import EngineError, ReadinessError, TargetUnavailable
-from quayform.targets import Memo
+from quayform.targets import Memo, pause
 
 PREAMBLE = "SET standard_conforming_strings = on;\nSET client_min_messages = warning;\n"
 
@@ -22,10 +22,11 @@ PREAMBLE = "SET standard_conforming_strings = on;\nSET client_min_messages = war
 class PgSession:
     """Runs SQL through psql inside the server's container, as the admin, one exec per script."""
 
-    def __init__(self, engine: Any, server: Any):
+    def __init__(self, engine: Any, server: Any, stopping: Any = None):
         self.engine = engine
         self.server = server
         self.memo = Memo()
+        self.stopping = stopping
 
     @property
     def where(self) -> str:
@@ -72,4 +73,4 @@ class PgSession:
             if time.monotonic() > deadline:
                 raise ReadinessError(f"postgres.{self.server.key}: the server in container {self.server.container} "
                                      f"did not accept connections within {timeout:.0f}s: {last}")
-            time.sleep(0.5)
+            pause(self.stopping, 0.5, f"postgres.{self.server.key} to accept connections")

@@ -21,6 +21,7 @@ from quayform.graph import StackGraph, build_graph
 from quayform.kinds import REGISTRY
 from quayform.kinds.base import Ctx
 from quayform.plan import Plan, build_destroy_plan, build_plan, check_prevent_destroy, select_targets
+from quayform.sensitive import Masker
 from quayform.spec import Spec, load_spec
 from quayform.targets import DEFAULT_ENGINE, Connections
 
@@ -41,6 +42,8 @@ class Options:
     parallelism: int = 10
     release: frozenset[str] = frozenset()  # destroy flags: "volumes", "databases"
     lock_timeout: float = 0.0
+    # Every secret value this command came to know: what it prints is masked with it.
+    masker: Masker = field(default_factory=Masker, repr=False)
 
 
 def validate(options: Options) -> tuple[Spec, StackGraph]:
@@ -50,7 +53,16 @@ def validate(options: Options) -> tuple[Spec, StackGraph]:
 
 def _load(options: Options, read_secrets: bool = True) -> tuple[Spec, StackGraph]:
     spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=read_secrets)
+    options.masker.add(*spec.secret_values)
     return spec, build_graph(spec)
+
+
+def _learn_secrets(options: Options) -> None:
+    """Commands that need no secrets (destroy) still mask the ones they can read in what they relay."""
+    try:
+        _load(options)
+    except SpecError:
+        pass
 
 
 def context(spec: Spec) -> Ctx:
@@ -109,7 +121,12 @@ def make_plan(options: Options) -> Plan:
     ctx = context(spec)
     live = _observe(spec, ctx, Connections())
     desired = desired_state(spec, ctx)
+    options.masker.add_from(list(desired.values()))
+    options.masker.add_from([o.form for o in live.ours()])
     matched = identify(desired, live.objects, REGISTRY, spec.stack)
+    conflicts = [p for kind in REGISTRY for p in kind.conflicts(spec, desired, live.objects, spec.stack)]
+    if conflicts:
+        raise PlanError("\n".join(conflicts))
     unreadable = {where: exc.reason for where, exc in live.unavailable.items() if not exc.quiet}
     changes, kept = diff_stack(desired, matched, policies(), replace, unreadable)
     prerequisites = [p for d in desired.values() for p in d.prerequisites]
@@ -132,6 +149,7 @@ def _stack_objects(spec: Spec, detail: bool) -> dict[Address, Any]:
 
 def make_destroy_plan(options: Options) -> Plan:
     """Delete every object labelled with the spec's stack; needs no secrets."""
+    _learn_secrets(options)
     spec, graph = _load(options, read_secrets=False)
     plan = build_destroy_plan(spec.stack, _stack_objects(spec, detail=False), graph, options.release)
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))

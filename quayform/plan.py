@@ -128,7 +128,9 @@ def build_destroy_plan(stack: str, live: Mapping[Address, LiveObject], graph: St
         if rules.destroy_flag and rules.destroy_flag not in release:
             kept.append(Kept(address, Reason("destroy_kept", rules.destroy_keep_reason)))
             continue
-        changes.append(Change(address, Action.DELETE, reason=DESTROY, before=have.form, live_id=have.id,
+        note = kinds[address.kind].delete_note(have, release)
+        reason = Reason(DESTROY.code, f"{DESTROY}; {note}") if note else DESTROY
+        changes.append(Change(address, Action.DELETE, reason=reason, before=have.form, live_id=have.id,
                               live_payload=have.payload, live_target=have.target, guarded=have.guarded))
     position = _position(graph)
     # Destroy walks the graph backwards: dependents go first, then what they depend on.

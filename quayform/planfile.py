@@ -2,7 +2,8 @@
 
 A saved plan holds no secret values: the plan document (secrets already masked), the
 options that made it, and keyed digests (HMAC with a random salt kept in the file) of
-every desired and live form. `apply FILE` makes the plan again and refuses to go on if
+every desired and live form, in which each secret enters only through a slow salted
+digest (scrypt), so the file is no fast oracle for guessing a secret. `apply FILE` makes the plan again and refuses to go on if
 any digest differs: the spec, a secret or the live state changed in between.
 """
 
@@ -22,9 +23,10 @@ SAVED_FORMAT = "quayform-plan/1"
 
 
 def digests(plan: Plan, salt: bytes) -> dict[str, dict[str, str]]:
+    seen: dict[str, str] = {}
     return {
-        "desired": {str(a): fingerprint(f, salt) for a, f in sorted(plan.desired_forms.items())},
-        "live": {str(a): fingerprint(f, salt) for a, f in sorted(plan.live_forms.items())},
+        "desired": {str(a): fingerprint(f, salt, seen) for a, f in sorted(plan.desired_forms.items())},
+        "live": {str(a): fingerprint(f, salt, seen) for a, f in sorted(plan.live_forms.items())},
     }
 
 

@@ -7,7 +7,7 @@ Secrets are already masked in that dict.
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from quayform.changes import UNKNOWN, ApplyEvent, ApplyResult
 from quayform.plan import Plan
@@ -37,21 +37,22 @@ def _value(value: Any) -> str:
 class Printer:
     """Writes styled lines through rich; colour follows the terminal, --no-color and NO_COLOR."""
 
-    def __init__(self, stream: TextIO, color: bool):
+    def __init__(self, stream: TextIO, color: bool, mask: Callable[[str], str] = lambda text: text):
         from rich.console import Console
 
         self.console = Console(file=stream, no_color=not color, highlight=False, markup=False, emoji=False,
                                soft_wrap=True, force_terminal=None if color else False)
+        self.mask = mask
 
     def line(self, text: str = "", style: str | None = None) -> None:
-        self.console.print(text, style=style)
+        self.console.print(self.mask(text), style=style)
 
     def parts(self, *parts: tuple[str, str | None]) -> None:
         from rich.text import Text
 
         out = Text()
         for text, style in parts:
-            out.append(text, style=style)
+            out.append(self.mask(text), style=style)
         self.console.print(out)
 
 
@@ -106,6 +107,11 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
         out.line(f"Image {ref} is not on the engine; apply will pull it first.", style="dim")
     summary = document["summary"]
     if not changes:
+        held = [k for k in kept if k["attributes"]]
+        if held:
+            out.line(f"No changes to apply, but the stack differs from the spec: {len(held)} resource(s) hold "
+                     "differences back (see above).", style="bold yellow")
+            return
         done = "No objects need to be destroyed." if document["destroy"] else "Your stack matches the spec."
         out.line(f"No changes. {done}", style="bold green")
         return
@@ -122,11 +128,14 @@ def render_event(event: ApplyEvent, out: Printer) -> None:
     """One progress line per operation start, finish, failure or skip."""
     starting, finished = _EVENT_WORDS.get(event.operation, (event.operation, event.operation))
     where = str(event.address)
-    if event.phase == "start":
+    if event.phase == "notice":
+        out.line(event.message or "", style="bold yellow")
+    elif event.phase == "start":
         suffix = f" {event.message}" if event.message else ""
         out.parts((f"{where}: ", "bold"), (starting + suffix, None))
     elif event.phase == "done":
-        out.parts((f"{where}: ", "bold"), (f"{finished} after {event.elapsed:.0f}s", None))
+        note = f" ({event.message})" if event.message else ""
+        out.parts((f"{where}: ", "bold"), (f"{finished} after {event.elapsed:.0f}s{note}", None))
     elif event.phase == "failed":
         out.parts((f"{where}: ", "bold"), (f"{event.operation} failed: {event.message}", "red"))
     elif event.phase == "skipped":
@@ -245,6 +254,9 @@ class ProgressView:
     def __call__(self, event: ApplyEvent) -> None:
         key = (str(event.address), event.operation)
         with self.lock:
+            if event.address is None:
+                render_event(event, self.out)
+                return
             if event.phase == "start":
                 self.running[key] = self._time()
             elif event.phase in ("done", "failed"):

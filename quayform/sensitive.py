@@ -71,3 +71,83 @@ def contains_sensitive(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(contains_sensitive(v) for v in value)
     return False
+
+
+def sensitive_values(value: Any) -> list[str]:
+    """Every Sensitive value inside dicts, lists, tuples, dataclasses and models (for the Masker)."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def walk(item: Any) -> None:
+        if isinstance(item, Sensitive):
+            found.append(item.reveal())
+        elif isinstance(item, dict):
+            for child in item.values():
+                walk(child)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            for child in item:
+                walk(child)
+        elif hasattr(item, "__dataclass_fields__") or hasattr(item, "model_fields"):
+            if id(item) in seen:
+                return
+            seen.add(id(item))
+            for name in getattr(item, "__dataclass_fields__", None) or type(item).model_fields:
+                walk(getattr(item, name, None))
+
+    walk(value)
+    return found
+
+
+class Masker:
+    """Hides every known secret value, and its URL-encoded and base64 forms, in text quayform relays.
+
+    Container logs, health check output and engine or psql messages come from elsewhere and
+    may echo a secret; everything quayform prints passes through one Masker per command.
+    Values shorter than MIN_LENGTH are not masked in such text (they would hide ordinary words).
+    """
+
+    MIN_LENGTH = 4
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._forms: set[str] = set()
+        self._pattern: Any = None
+
+    def add(self, *values: Any) -> None:
+        forms = {form for value in values for form in _forms_of(value.reveal() if isinstance(value, Sensitive)
+                                                                  else str(value))}
+        with self._lock:
+            if not forms <= self._forms:
+                self._forms |= forms
+                self._pattern = None
+
+    def add_from(self, value: Any) -> None:
+        """Remember every Sensitive value found inside `value`."""
+        self.add(*sensitive_values(value))
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            if self._pattern is None and self._forms:
+                import re
+
+                alternatives = sorted(self._forms, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+            pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern is not None and text else text
+
+
+def _forms_of(value: str) -> set[str]:
+    """A value as it may appear in relayed text: itself, URL-encoded, base64 (standard, URL-safe, unpadded)."""
+    import base64
+    import json
+    from urllib.parse import quote, quote_plus
+
+    if len(value) < Masker.MIN_LENGTH:
+        return set()
+    raw = value.encode("utf-8", "surrogatepass")
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms |= {encoded, encoded.rstrip("=")}
+    return {f for f in forms if len(f) >= Masker.MIN_LENGTH}

@@ -25,7 +25,7 @@ class EngineTarget:
     def open(self, connections: "Connections") -> Any:
         from quayform.docker_client import DockerEngine
 
-        return DockerEngine.connect(self.name)
+        return DockerEngine.connect(self.name, connections.stopping)
 
     def __str__(self) -> str:
         return f"engine {self.name}"
@@ -46,23 +46,39 @@ class PgTarget:
     engine: EngineTarget = DEFAULT_ENGINE
     databases: tuple[str, ...] = ()  # the spec's databases on it, whose insides the catalog read covers
 
+    serial = True  # one change at a time per server: concurrent DROPs and GRANTs trip over each other
+
     def open(self, connections: "Connections") -> Any:
         from quayform.pg_client import PgSession
 
-        return PgSession(connections.get(self.engine), self)
+        return PgSession(connections.get(self.engine), self, connections.stopping)
 
     def __str__(self) -> str:
         return f"postgres.{self.key}"
 
 
 class Connections:
-    """One open connection per target, shared by every reader and every change of a run."""
+    """One open connection per target, shared by every reader and every change of a run.
+
+    `stopping` is set when the run is interrupted: every wait on every connection ends then.
+    """
 
     def __init__(self) -> None:
         self._open = Memo()
+        self.stopping = threading.Event()
 
     def get(self, target: Any) -> Any:
         return self._open(target, lambda: target.open(self))
+
+
+def pause(stopping: threading.Event | None, seconds: float, what: str) -> None:
+    """Sleep, unless the run is being interrupted: then raise Interrupted naming what was awaited."""
+    if stopping is None:
+        threading.Event().wait(seconds)
+    elif stopping.wait(seconds):
+        from quayform.errors import Interrupted
+
+        raise Interrupted(f"interrupted while waiting for {what}")
 
 
 class Memo:

@@ -8,6 +8,7 @@ import docker
 import pytest
 
 BUSYBOX = "quayform-test/busybox:1"
+DEFAULTS = "quayform-test/defaults:1"  # busybox with USER, WORKDIR, ENV, LABEL, VOLUME, HEALTHCHECK...
 POSTGRES = "quayform-test/postgres:15"
 REDIS = "quayform-test/redis:7"
 # A busybox process that exits at once on SIGTERM, so stops take milliseconds, not 10 s.
@@ -22,7 +23,7 @@ def engine() -> docker.APIClient:
         api.ping()
     except Exception as exc:  # noqa: BLE001 - any failure here means the environment is not ready
         pytest.fail(f"the Docker engine is not reachable ({exc}); run scripts/test-env first", pytrace=False)
-    for image in (BUSYBOX, POSTGRES, REDIS):
+    for image in (BUSYBOX, DEFAULTS, POSTGRES, REDIS):
         try:
             api.inspect_image(image)
         except docker.errors.NotFound:

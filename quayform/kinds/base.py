@@ -87,6 +87,7 @@ class FieldPolicy:
     hold_reason: str = ""
     orphan: str = "delete"  # what happens to one no longer in the spec: "delete" or "keep"
     orphan_reason: Callable[[LiveObject], str] = lambda live: ""
+    delete_note: Callable[..., str] = lambda live, release=frozenset(): ""
 
     @property
     def known(self) -> frozenset[str]:
@@ -200,7 +201,7 @@ class Kind:
             held=by[Policy.HOLD], mappings=frozenset(a.name for a in self.attributes if a.mapping),
             judges={a.name: a.judge for a in self.attributes if a.judge is not None},
             on_replace=self.rules.on_replace, hold_reason=self.rules.hold_reason, orphan=self.rules.orphan,
-            orphan_reason=self.orphan_reason)
+            orphan_reason=self.orphan_reason, delete_note=self.delete_note)
 
     def clash(self, address: Address, other: LiveObject, stack: str) -> str:
         """Why the spec cannot have `address`: `other` already has its name and is not the stack's."""
@@ -213,6 +214,15 @@ class Kind:
     def orphan_reason(self, live: LiveObject) -> str:
         return "it is no longer in the spec"
 
+    def delete_note(self, live: LiveObject, release: frozenset[str] = frozenset()) -> str:
+        """What deleting this object also does or leaves, said in the plan (e.g. ownership handed on first)."""
+        return ""
+
+    def conflicts(self, spec: "Spec", desired: Mapping[Address, Desired], objects: list[LiveObject],
+                  stack: str) -> list[str]:
+        """What stands in the way of the spec on the target before anything changes (pure)."""
+        return []
+
     def computed(self) -> frozenset[str]:
         return frozenset(a.name for a in self.attributes if a.computed)
 
@@ -220,7 +230,8 @@ class Kind:
     def prepare(self, prerequisite: Prerequisite, connection: Any, progress: Callable[[str], None]) -> None:
         raise NotImplementedError
 
-    def create(self, change: Change, connection: Any) -> None:
+    def create(self, change: Change, connection: Any) -> str | None:
+        """Create it; return EXISTED when it turned out to exist already (and was brought in line)."""
         raise NotImplementedError
 
     def update(self, change: Change, connection: Any) -> None:

@@ -7,17 +7,17 @@ asked) its secrets, and touches nothing else: no Docker, no network.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Any, Mapping
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from quayform.errors import SpecError, SpecProblem
 from quayform.sensitive import Sensitive
 from quayform.spec.checks import check_spec
 from quayform.spec.locate import problems_from_validation
-from quayform.spec.models import Spec
+from quayform.spec.models import EnvSecret, FileSecret, SecretSource, Spec
 from quayform.spec.resolve import Resolver
-from quayform.spec.secrets import SecretUnavailable, read_env_secret, read_file_secret
+from quayform.spec.secrets import SecretUnavailable, inside_dir, read_env_secret, read_file_secret, read_regular_file
 from quayform.spec.yaml_loader import LoadedYaml, format_path, load_yaml
 
 
@@ -26,12 +26,11 @@ VAR_ENV_PREFIX = "QUAYFORM_VAR_"
 
 
 def _read(path: str) -> str:
+    if not os.path.lexists(path):
+        raise SpecError([SpecProblem(path, None, "", "spec file not found (use -f PATH to name another)")])
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise SpecError([SpecProblem(path, None, "", "spec file not found (use -f PATH to name another)")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_regular_file(path, path)
+    except SecretUnavailable as exc:
         raise SpecError([SpecProblem(path, None, "", f"cannot read the spec: {exc}")]) from None
 
 
@@ -53,21 +52,41 @@ def _variables(raw: dict, loaded: LoadedYaml, file: str, overrides: Mapping[str,
     return values
 
 
-def _secrets(raw: dict, loaded: LoadedYaml, file: str, base_dir: str, environ: Mapping[str, str],
-             problems: list[SpecProblem]) -> dict[str, Sensitive]:
+def _sources(raw: dict) -> dict[str, Any]:
+    """The secrets section as validated models (entries that do not validate are left to pydantic's report)."""
     declared = raw.get("secrets") if isinstance(raw.get("secrets"), dict) else {}
-    values = {}
+    sources = {}
     for name, source in declared.items():
+        try:
+            sources[name] = TypeAdapter(SecretSource).validate_python(source)
+        except (ValidationError, ValueError):
+            continue
+    return sources
+
+
+def _missing_generated(sources: dict[str, Any], base_dir: str) -> bool:
+    for source in sources.values():
+        if isinstance(source, FileSecret) and source.generate is not None:
+            try:
+                if not os.path.lexists(inside_dir(base_dir, source.file)):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def _secrets(sources: dict[str, Any], loaded: LoadedYaml, file: str, base_dir: str, environ: Mapping[str, str],
+             problems: list[SpecProblem]) -> dict[str, Sensitive]:
+    values = {}
+    for name, source in sources.items():
         path = ("secrets", name)
         try:
-            if isinstance(source, dict) and isinstance(source.get("env"), str):
-                values[name] = read_env_secret(source["env"], environ)
-            elif isinstance(source, dict) and isinstance(source.get("file"), str):
-                generate = source.get("generate") if isinstance(source.get("generate"), dict) else None
-                length = generate.get("length", 32) if generate else None
-                encoding = generate.get("format", "urlsafe") if generate else "urlsafe"
-                valid = isinstance(length, int) and 16 <= length <= 256 and encoding in ("urlsafe", "base64")
-                values[name] = read_file_secret(base_dir, source["file"], length if valid else None, encoding)
+            if isinstance(source, EnvSecret):
+                values[name] = read_env_secret(source.env, environ)
+            else:
+                generate = source.generate
+                values[name] = read_file_secret(base_dir, source.file, generate.length if generate else None,
+                                                generate.format if generate else "urlsafe")
         except (SecretUnavailable, ValueError) as exc:
             problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), f"secret {name!r} is unavailable: {exc}"))
     return values
@@ -75,17 +94,28 @@ def _secrets(raw: dict, loaded: LoadedYaml, file: str, base_dir: str, environ: M
 
 def load_spec(path: str, overrides: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None,
               read_secrets: bool = True) -> Spec:
-    """Load and check a spec; raise SpecError listing every problem with file:line: key.path."""
+    """Load and check a spec; raise SpecError listing every problem with file:line: key.path.
+
+    When a secret is to be generated, the whole spec is checked first without secrets, so a
+    spec with any defect writes nothing.
+    """
     environ = os.environ if environ is None else environ
-    text = _read(path)
-    loaded = load_yaml(text, path)
+    loaded = load_yaml(_read(path), path)
     raw = loaded.data
     if not isinstance(raw, dict):
         raise SpecError([SpecProblem(path, 1, "", "the spec must be a mapping with at least 'version' and 'stack'")])
     base_dir = os.path.dirname(os.path.abspath(path))
+    sources = _sources(raw) if read_secrets else {}
+    if _missing_generated(sources, base_dir):
+        _build(raw, loaded, path, base_dir, overrides or {}, environ, None)
+    return _build(raw, loaded, path, base_dir, overrides or {}, environ, sources if read_secrets else None)
+
+
+def _build(raw: dict, loaded: LoadedYaml, path: str, base_dir: str, overrides: Mapping[str, str],
+           environ: Mapping[str, str], sources: dict[str, Any] | None) -> Spec:
     problems: list[SpecProblem] = []
-    variables = _variables(raw, loaded, path, overrides or {}, environ, problems)
-    secrets = _secrets(raw, loaded, path, base_dir, environ, problems) if read_secrets else {}
+    variables = _variables(raw, loaded, path, overrides, environ, problems)
+    secrets = _secrets(sources, loaded, path, base_dir, environ, problems) if sources is not None else {}
     resolver = Resolver(raw, loaded, path, base_dir, variables, secrets)
     resolved = resolver.resolve_all()
     problems += resolver.problems
@@ -100,4 +130,5 @@ def load_spec(path: str, overrides: Mapping[str, str] | None = None, environ: Ma
     spec._base_dir = base_dir
     spec._ref_edges = tuple(sorted(resolver.edges))
     spec._lines = loaded.lines
+    spec._secret_values = tuple(secrets.values())
     return spec

@@ -120,7 +120,19 @@ class Container(Model):
         for path in files:
             if not path.startswith("/") or path.endswith("/"):
                 raise ValueError(f"file path {path!r} must be an absolute file path in the container")
+            problem = values.container_path_problem(path)
+            if problem:
+                raise ValueError(f"file path {problem}")
         return files
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, Any]) -> dict[str, Any]:
+        for name in env:
+            if not name or "=" in name or "\0" in name or any(ch.isspace() for ch in name):
+                raise ValueError(f"{name!r} is not an environment variable name (it must be non-empty, without "
+                                 "'=', spaces or NUL)")
+        return env
 
     @property
     def port_bindings(self) -> list[values.PortBinding]:
@@ -241,6 +253,7 @@ class Spec(Model):
     _base_dir: str = PrivateAttr(default=".")
     _ref_edges: tuple[tuple[str, str], ...] = PrivateAttr(default=())
     _lines: dict = PrivateAttr(default_factory=dict)
+    _secret_values: tuple = PrivateAttr(default=())
 
     @property
     def path(self) -> str:
@@ -254,6 +267,11 @@ class Spec(Model):
     def ref_edges(self) -> tuple[tuple[str, str], ...]:
         """(dependency address, dependent address) pairs found in ${...} references."""
         return self._ref_edges
+
+    @property
+    def secret_values(self) -> tuple[Sensitive, ...]:
+        """The value of every secret the spec declares (empty when loaded without secrets)."""
+        return self._secret_values
 
     def line_of(self, *path: str | int) -> int | None:
         """The spec line of a key path (or of its nearest ancestor), for error messages."""

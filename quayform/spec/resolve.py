@@ -15,7 +15,7 @@ from quayform.errors import SpecProblem
 from quayform.kinds import REGISTRY
 from quayform.sensitive import Sensitive
 from quayform.spec.refs import Ref, RefSyntaxError, substitute
-from quayform.spec.secrets import inside_dir
+from quayform.spec.secrets import inside_dir, read_regular_file
 from quayform.spec.yaml_loader import LoadedYaml, Path, format_path
 
 def _secret_allowed(path: Path) -> bool:
@@ -113,13 +113,11 @@ class Resolver:
         """Read a template next to the spec and substitute its references (errors give its own lines)."""
         try:
             full = inside_dir(self.base_dir, relative)
-            with open(full, encoding="utf-8") as handle:
-                lines = handle.read().splitlines(keepends=True)
-        except ValueError as exc:
-            self.problem(path + ("template",), str(exc))
-            return None
-        except OSError as exc:
-            self.problem(path + ("template",), f"cannot read template {relative}: {exc.strerror}")
+            if not os.path.lexists(full):
+                raise ValueError(f"cannot read template {relative}: No such file or directory")
+            lines = read_regular_file(full, f"template {relative}").splitlines(keepends=True)
+        except ValueError as exc:  # outside the folder, missing, not a regular file, unreadable
+            self.problem(path + ("template",), str(exc).replace("file template ", "template "))
             return None
         template_file = os.path.join(os.path.dirname(self.file), relative)
         rendered = [self.text(line, path + ("content",), number, template_file) for number, line in enumerate(lines, 1)]

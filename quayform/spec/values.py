@@ -7,8 +7,9 @@ ValueError with a message that quotes the input and says what is expected.
 from __future__ import annotations
 
 import ipaddress
-from decimal import Decimal
+import posixpath
 import re
+from decimal import Decimal
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,9 @@ def parse_mount(value: Any) -> Mount:
         raise ValueError(f"{value!r} is not a valid volume mount (expected \"SOURCE:TARGET[:OPTIONS]\")")
     if not target.startswith("/"):
         raise ValueError(f"{value!r} is not a valid volume mount (the target {target!r} must be an absolute path)")
+    problem = container_path_problem(target)
+    if problem:
+        raise ValueError(f"{value!r} is not a valid volume mount: the target {problem}")
     options = tuple(o for o in opts.split(",") if o) if opts else ()
     unknown = [o for o in options if o not in _MOUNT_OPTIONS]
     if unknown:
@@ -132,6 +136,21 @@ def parse_mount(value: Any) -> Mount:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", source):
         raise ValueError(f"{value!r}: {source!r} is neither a volume name nor a path (start paths with / or ./)")
     return Mount("volume", source, target, read_only, rest)
+
+
+def container_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a place in a container (mount target, file): not absolute, `/`, not normalised."""
+    if "\0" in path:
+        return f"{path!r} contains a NUL character"
+    if not path.startswith("/"):
+        return f"{path!r} must be an absolute path"
+    trimmed = path.rstrip("/") or "/"
+    if trimmed == "/":
+        return "'/' is the container's root: name a folder or file inside it"
+    normal = posixpath.normpath(trimmed)
+    if normal != trimmed or any(part in ("..", ".") for part in trimmed.split("/")):
+        return f"{path!r} is not a normalised path (write {normal!r})"
+    return None
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")

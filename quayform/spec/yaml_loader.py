@@ -20,6 +20,13 @@ from quayform.errors import SpecProblem
 Path = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
+# Bounds against hostile input: a spec is read whole, and aliases expand into copies.
+MAX_BYTES = 8 * 1024 * 1024
+MAX_VALUES = 250_000
+
+
+class _TooLarge(Exception):
+    pass
 _ALLOWED_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 
 
@@ -93,11 +100,15 @@ class _Builder:
         self.file = file
         self.lines: dict[Path, int] = {}
         self.problems: list[SpecProblem] = []
+        self.values = 0
 
     def problem(self, node: yaml.Node, path: Path, message: str) -> None:
         self.problems.append(SpecProblem(self.file, node.start_mark.line + 1, format_path(path), message))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooLarge(node.start_mark.line + 1)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -183,6 +194,9 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     """Parse one YAML document; raise SpecError naming file and line on any defect."""
     from quayform.errors import SpecError
 
+    if len(text) > MAX_BYTES:
+        raise SpecError([SpecProblem(file, None, "", f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MiB; "
+                                                     "quayform reads specs of at most that size")])
     try:
         node = yaml.compose(text, Loader=_FastCore12Loader)
     except yaml.YAMLError:
@@ -207,7 +221,11 @@ def _built(node: yaml.Node | None, file: str) -> LoadedYaml:
     if node is None:
         return LoadedYaml(None)
     builder = _Builder(file)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except _TooLarge as exc:
+        raise SpecError([SpecProblem(file, exc.args[0], "", f"the spec expands to more than {MAX_VALUES} values "
+                                                            "(aliases of aliases?); refusing to read it")]) from None
     if builder.problems:
         raise SpecError(builder.problems)
     return LoadedYaml(data, builder.lines)

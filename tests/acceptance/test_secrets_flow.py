@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.test_cli import quayform
-from tests.integration.test_quay_local import EXAMPLE, free_port
+from tests.integration.test_quay_local import EXAMPLE
+from tests.ports import free_port
 
 pytestmark = pytest.mark.docker
 

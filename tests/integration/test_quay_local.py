@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
 from tests.conftest import BUSYBOX
 from tests.integration.helpers import Stack, actions, changed_paths
 from tests.integration.test_postgres import psql
@@ -16,12 +16,6 @@ from tests.integration.test_postgres import psql
 pytestmark = pytest.mark.docker
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quay-local"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from quayform.kinds.postgres.sql import (drop_user, ensure_database, ensure_user, grant_statements, password_matches,
-                                         psql_argument, quote_ident, quote_literal, scram_verifier)
+                                         psql_connect, quote_ident, quote_literal, scram_verifier)
 from quayform.kinds.postgres.user import judge_grants, judge_password, parse_acl, privileges
 from quayform.kinds.postgres.user import live_user as catalog_user
 
@@ -46,8 +46,14 @@ def test_nul_is_refused() -> None:
         quote_ident("a\0b")
 
 
-def test_psql_argument_escapes_quotes_and_backslashes() -> None:
-    assert psql_argument("it's\\x") == "'it''s\\\\x'"
+@pytest.mark.parametrize("name, line", [
+    ("plain", "\\connect -reuse-previous=on \"dbname='plain'\""),
+    ('a"b', "\\connect -reuse-previous=on \"dbname='a\"\"b'\""),
+    ("it's\\x", "\\connect -reuse-previous=on \"dbname='it\\'s\\\\x'\""),
+    ("x=y z", "\\connect -reuse-previous=on \"dbname='x=y z'\""),
+])
+def test_psql_connect_takes_any_database_name(name, line) -> None:
+    assert psql_connect(name) == line
 
 
 def test_scram_verifier_round_trip_and_format() -> None:

@@ -136,13 +136,19 @@ def test_render_delete():
         ''')
 
 
-def test_render_kept_only_is_no_changes():
+def test_render_held_differences_are_not_called_a_match():
+    """Held differences change nothing, but the stack does not match the spec: the plan says so."""
     assert plan_text(Plan("s", [], kept=[KEPT_DATA])) == expected('''\
           # volumes.data is kept: its definition changed, but recreating it would delete the data in it; run with --replace volumes.data to recreate it
               ~ driver = "local" -> "nfs"  # forces replacement
 
-        No changes. Your stack matches the spec.
+        No changes to apply, but the stack differs from the spec: 1 resource(s) hold differences back (see above).
         ''')
+
+
+def test_render_kept_orphan_only_is_no_changes():
+    orphan = Kept(Address("volumes", "old"), "it is no longer in the spec but may hold data")
+    assert plan_text(Plan("s", [], kept=[orphan])).endswith("No changes. Your stack matches the spec.\n")
 
 
 def test_render_no_changes():

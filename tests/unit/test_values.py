@@ -129,7 +129,6 @@ def test_port_binding_text(binding, key, text):
         ("~/cache:/cache", Mount("bind", "~/cache", "/cache")),
         ("/var/lib/anon", Mount("anonymous", "", "/var/lib/anon")),
         ("data:/data/", Mount("volume", "data", "/data")),
-        ("/srv:/", Mount("bind", "/srv", "/")),
     ],
 )
 def test_parse_mount(text, mount):
@@ -151,6 +150,11 @@ def test_parse_mount(text, mount):
         ("", "'' is not a valid volume mount"),
         (None, "None is not a valid volume mount"),
         ({"type": "volume"}, "is not a valid volume mount"),
+        # The container's root cannot be a mount target, and targets are written normalised.
+        ("/srv:/", "the target '/' is the container's root"),
+        ("data:/var/../etc", "the target '/var/../etc' is not a normalised path (write '/etc')"),
+        ("data:/var//lib", "the target '/var//lib' is not a normalised path (write '/var/lib')"),
+        ("/a/./b", "the target '/a/./b' is not a normalised path (write '/a/b')"),
     ],
 )
 def test_parse_mount_refuses(text, fragment):

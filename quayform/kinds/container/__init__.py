@@ -67,6 +67,20 @@ class ContainerKind(EngineKind):
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
         checks.check_containers(spec, report)
 
+    def conflicts(self, spec: Any, desired: Any, objects: Any, stack: str) -> list[str]:
+        return checks.host_ports_in_use(desired, objects, stack)
+
+    def delete_note(self, live: LiveObject, release: frozenset[str] = frozenset()) -> str:
+        volumes = getattr(live.payload, "anonymous_volumes", {})
+        if not volumes or "volumes" in release:
+            return ""
+        held = []
+        for target, volume in sorted(volumes.items()):
+            written = [p for p in (live.form.get("files") or {}) if p.startswith(target.rstrip("/") + "/")]
+            held.append(f"{volume[:12]} at {target}" + (f" (holds {', '.join(written)}, written by quayform)"
+                                                         if written else ""))
+        return f"its anonymous volumes are kept: {'; '.join(held)}; add --volumes to delete them"
+
     def clash_hint(self, address: Address, other: LiveObject) -> str:
         return f", or adopt it with `quayform import {address} {other.name}`"
 
@@ -88,18 +102,24 @@ class ContainerKind(EngineKind):
             listed = api.containers(all=True)
         markers = import_markers(list_volumes(engine_conn), stack)
         ours = [c for c in listed if (c.get("Labels") or {}).get(L.STACK) == stack or c["Id"] in markers]
-        others = [("list", c, None) for c in listed if c not in ours]
+        others = [("list", c, None, {}) for c in listed if c not in ours]
         if not detail:
-            return [("list", c, markers.get(c["Id"])) for c in ours] + others
+            return [("list", c, markers.get(c["Id"]), {}) for c in ours] + others
         with engine_conn.errors("inspecting containers"), ThreadPoolExecutor(8) as pool:
             inspected = list(pool.map(lambda c: api.inspect_container(c["Id"]), ours))
-        return [("inspect", raw, markers.get(raw["Id"])) for raw in inspected] + others
+            wanted = [(raw["Id"], path) for raw in inspected
+                      for path in form.read_back_paths((raw.get("Config") or {}).get("Labels") or {})]
+            contents = dict(zip(wanted, pool.map(lambda w: engine.read_back(engine_conn, *w), wanted)))
+        return [("inspect", raw, markers.get(raw["Id"]),
+                 {path: value for (cid, path), value in contents.items() if cid == raw["Id"]})
+                for raw in inspected] + others
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
-        shape, data, marker = raw
+        shape, data, marker, read_back = raw
         if shape == "inspect":
             labels = dict((data.get("Config") or {}).get("Labels") or {})
             live_form, payload = form.live_form(data)
+            live_form["files"].update(read_back)
             name = live_form["name"]
         else:
             labels = dict(data.get("Labels") or {})
@@ -111,7 +131,7 @@ class ContainerKind(EngineKind):
             return live
         imported = live_object(self.section, stack, target, name, data["Id"], {**labels, L.STACK: stack,
                                                                                L.ADDRESS: marker[0]}, live_form,
-                               form.LiveContainer(payload.anonymous_volumes, marker[1]))
+                               replace_fields(payload, import_marker=marker[1]))
         return replace_fields(imported, replace_reason=IMPORTED)
 
     def uses(self, form: Any, target: Hashable) -> Iterable[tuple[str, str]]:
@@ -129,6 +149,8 @@ class ContainerKind(EngineKind):
         declared = form.declare(address, container, spec, ctx.name_of, lifecycle)
         images = ctx.facts.get(self.section) or {}
         image = images.get(container.image)
+        if image is not None:
+            declared = replace_fields(declared, image_volumes=image.volumes)
         missing = container.image in images and image is None
         target = self.engine_of(spec, key)
         pull = Prerequisite("pull", container.image, f"Image {container.image} is not on the engine; apply will pull "
@@ -183,8 +205,13 @@ def adopt(engine_conn: Any, stack: str, address: Address, name: str) -> str:
             raise PlanError(f"{address} already exists ({managed[0]['Names'][0].lstrip('/')}); "
                             "only an address with no container can be imported into")
         marker = f"quayform-import-{stack}-{address.key}"
-        if (api.volumes(filters={"name": marker}) or {}).get("Volumes"):
-            raise PlanError(f"{address} is already being imported; run `quayform apply` to finish that first")
+        for volume in (api.volumes(filters={"name": marker}) or {}).get("Volumes") or []:
+            if volume["Name"] != marker:
+                continue
+            pending = (volume.get("Labels") or {}).get(L.IMPORT_ID, "")
+            if pending and api.containers(all=True, filters={"id": pending}):
+                raise PlanError(f"{address} is already being imported; run `quayform apply` to finish that first")
+            api.remove_volume(marker)  # left by an import whose container is gone: it blocks nothing
         api.create_volume(name=marker, labels={L.STACK: stack, L.MARKER: "import", L.ADDRESS: str(address),
                                                L.IMPORT_ID: raw["Id"]})
     return raw["Id"]

@@ -70,3 +70,32 @@ def _create_before_destroy(spec: Any, report: Report) -> None:
             report(("containers", key, "lifecycle", "create_before_destroy"),
                    f"cannot work: the new container could not publish host port {fixed[0].host_port} "
                    "while the old one holds it (publish a random port, e.g. \"127.0.0.1::80\", or drop the flag)")
+
+
+def host_ports_in_use(desired: Any, objects: Any, stack: str) -> list[str]:
+    """Host ports the spec publishes that a container of no part of this stack already holds."""
+    held: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # (port, proto) -> [(ip, name)]
+    for live in objects:
+        if live.kind != "containers" or live.owner == stack or not live.form.get("running"):
+            continue
+        for published in live.form.get("published") or []:
+            where, _, proto = published.rpartition("/")
+            ip, _, port = where.rpartition(":")
+            held[(port, proto)].append((ip, live.name))
+    problems = []
+    for address, want in sorted(desired.items()):
+        if address.kind != "containers":
+            continue
+        for binding in getattr(want.payload, "ports", ()):
+            for ip, name in held.get((binding.host_port, binding.protocol), []) if binding.host_port else []:
+                if _overlap(ip, binding.host_ip):
+                    problems.append(f"{address}: host port {binding.host_port}/{binding.protocol} is already "
+                                    f"published by container {name}, which is not part of stack {stack!r} "
+                                    "(stop it, or publish another port)")
+                    break
+    return problems
+
+
+def _overlap(one: str, other: str) -> bool:
+    wildcard = ("", "0.0.0.0", "::")
+    return one in wildcard or other in wildcard or one == other

@@ -13,10 +13,11 @@ import tarfile
 import time
 from typing import Any, Callable
 
+from quayform import labels as L
 from quayform.changes import Change
 from quayform.errors import ApplyError, EngineError, ReadinessError
 from quayform.kinds.container.form import ContainerPayload, FileWrite, LiveContainer
-from quayform.sensitive import reveal
+from quayform.sensitive import Sensitive, reveal
 from quayform.spec.values import parse_duration
 
 LOG_TAIL = 8
@@ -38,23 +39,56 @@ def files_tar(files: tuple[FileWrite, ...]) -> bytes:
     return buffer.getvalue()
 
 
-def binds(payload: ContainerPayload, keep_anonymous: dict[str, str]) -> tuple[list[str], list[str]]:
-    """(Binds for HostConfig, anonymous volume targets for Config.Volumes)."""
-    out, anonymous = [], []
+def binds(payload: ContainerPayload, anonymous: dict[str, str]) -> list[str]:
+    """Binds for HostConfig: named volumes, host paths, and the volumes quayform made for the
+    anonymous mounts (the spec's and the image's), so that none is left untracked."""
+    out = []
     for mount in payload.mounts:
         options = ",".join(("ro" if mount.read_only else "rw",) + mount.options)
-        if mount.kind in ("volume", "bind"):
-            out.append(f"{mount.source}:{mount.target}:{options}")
-        elif mount.target in keep_anonymous:
-            out.append(f"{keep_anonymous[mount.target]}:{mount.target}:{options}")
-        else:
-            anonymous.append(mount.target)
-    # Anonymous volumes the image declares: keep the old data too, as compose does.
+        source = mount.source if mount.kind in ("volume", "bind") else anonymous[mount.target]
+        out.append(f"{source}:{mount.target}:{options}")
     declared = {m.target for m in payload.mounts}
-    for target, volume in keep_anonymous.items():
-        if target not in declared:
-            out.append(f"{volume}:{target}:rw")
-    return out, anonymous
+    out += [f"{volume}:{target}:rw" for target, volume in sorted(anonymous.items()) if target not in declared]
+    return out
+
+
+def anonymous_targets(payload: ContainerPayload, engine: Any) -> list[str]:
+    """Every mount that would otherwise be an untracked anonymous volume: the spec's, and the image's VOLUMEs."""
+    image_volumes = payload.image_volumes
+    if image_volumes is None:  # the image was pulled after the plan: read what it declares now
+        image_volumes = tuple(((inspect_image(engine, payload.image) or {}).get("Config") or {}).get("Volumes") or {})
+    declared = {m.target for m in payload.mounts}
+    targets = [m.target for m in payload.mounts if m.kind == "anonymous"]
+    targets += [t.rstrip("/") or "/" for t in image_volumes if (t.rstrip("/") or "/") not in declared]
+    return sorted(set(targets))
+
+
+def make_anonymous_volumes(payload: ContainerPayload, engine: Any, keep: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(target -> volume for every anonymous mount, the volumes made now): kept ones are reused, the
+    others are made with the stack's labels, named like Docker's own anonymous volumes."""
+    volumes, made = {}, []
+    with engine.errors(f"creating the anonymous volumes of container {payload.name}"):
+        for target in anonymous_targets(payload, engine):
+            if target in keep:
+                volumes[target] = keep[target]
+                continue
+            name = secrets.token_hex(32)
+            engine.api.create_volume(name=name, labels={
+                L.STACK: payload.labels.get(L.STACK, ""), L.MARKER: "anonymous", L.ADDRESS: payload.labels.get(L.ADDRESS, ""),
+                L.PREFIX + "target": target})
+            volumes[target] = name
+            made.append(name)
+    for target, volume in keep.items():
+        volumes.setdefault(target, volume)  # an old anonymous volume the new spec no longer names: keep its data
+    return volumes, made
+
+
+def remove_volumes(engine: Any, names: Any) -> None:
+    for name in names:
+        try:
+            engine.api.remove_volume(name)
+        except engine.Failure:
+            pass  # gone already, or still in use by a container not of this stack: leave it
 
 
 def restart_policy(restart: tuple[str, int]) -> dict[str, Any]:
@@ -77,18 +111,19 @@ def create(change: Change, engine: Any) -> None:
     """
     live: LiveContainer = change.live_payload or LiveContainer()
     keep = live.anonymous_volumes if change.action.is_replace else {}
-    cid = create_started(change.payload, engine, keep)
+    cid, _ = create_started(change.payload, engine, keep)
     take_name(engine, cid, change.payload.name)
 
 
 def create_before_destroy(change: Change, engine: Any) -> None:
     """Start the new container (staging name) and wait for it before removing the old one."""
     payload: ContainerPayload = change.payload
-    cid = create_started(payload, engine, {})
+    cid, made = create_started(payload, engine, {})
     try:
         wait_ready(change, engine, name=cid)
     except BaseException:
         remove(engine, cid, remove_volumes=True)
+        remove_volumes(engine, made)
         raise
     delete(change, engine, frozenset())
     take_name(engine, cid, payload.name)
@@ -102,23 +137,18 @@ def take_name(engine: Any, cid: str, name: str) -> None:
         raise ApplyError(f"cannot name the new container {name}: {engine.describe(exc)}") from None
 
 
-def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str]) -> str:
+def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str]) -> tuple[str, list[str]]:
+    """The container made and started under a staging name, and the anonymous volumes made for it."""
     api = engine.api
     staging = f"{payload.name}-qf-{secrets.token_hex(4)}"
     (first_net, first_aliases), *other_networks = payload.networks
-    bind_list, anonymous = binds(payload, keep)
-    with engine.errors(f"creating container {payload.name}"):
-        host_config = api.create_host_config(binds=bind_list or None, restart_policy=restart_policy(payload.restart),
-                                             privileged=payload.privileged, network_mode=first_net)
-        host_config["PortBindings"] = port_bindings(payload)
-        endpoint = api.create_endpoint_config(aliases=list(first_aliases) or None)
-        created = api.create_container(
-            image=payload.image, name=staging, command=payload.command, entrypoint=payload.entrypoint,
-            environment=[f"{k}={v}" for k, v in reveal(payload.env).items()], labels=payload.labels,
-            ports=[(b.container_port, b.protocol) for b in payload.ports] or None, volumes=anonymous or None,
-            user=payload.user, working_dir=payload.working_dir, healthcheck=payload.healthcheck,
-            stop_signal=payload.stop_signal, stop_timeout=payload.stop_timeout, host_config=host_config,
-            networking_config=api.create_networking_config({first_net: endpoint}), detach=True)
+    volumes, made = make_anonymous_volumes(payload, engine, keep)
+    bind_list = binds(payload, volumes)
+    try:
+        created = _create(payload, engine, staging, first_net, first_aliases, bind_list)
+    except BaseException:
+        remove_volumes(engine, made)
+        raise
     cid = created["Id"]
     try:
         with engine.errors(f"configuring container {payload.name}"):
@@ -129,9 +159,27 @@ def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str])
         start(engine, cid, payload.name)
     except BaseException:
         # Never leave a created-but-unstarted container behind: the next plan recreates it.
-        remove(engine, cid, remove_volumes=not keep)
+        remove(engine, cid, remove_volumes=False)
+        remove_volumes(engine, made)
         raise
-    return cid
+    return cid, made
+
+
+def _create(payload: ContainerPayload, engine: Any, staging: str, first_net: str, first_aliases: tuple[str, ...],
+            bind_list: list[str]) -> dict[str, Any]:
+    api = engine.api
+    with engine.errors(f"creating container {payload.name}"):
+        host_config = api.create_host_config(binds=bind_list or None, restart_policy=restart_policy(payload.restart),
+                                             privileged=payload.privileged, network_mode=first_net)
+        host_config["PortBindings"] = port_bindings(payload)
+        endpoint = api.create_endpoint_config(aliases=list(first_aliases) or None)
+        return api.create_container(
+            image=payload.image, name=staging, command=payload.command, entrypoint=payload.entrypoint,
+            environment=[f"{k}={v}" for k, v in reveal(payload.env).items()], labels=payload.labels,
+            ports=[(b.container_port, b.protocol) for b in payload.ports] or None,
+            user=payload.user, working_dir=payload.working_dir, healthcheck=payload.healthcheck,
+            stop_signal=payload.stop_signal, stop_timeout=payload.stop_timeout, host_config=host_config,
+            networking_config=api.create_networking_config({first_net: endpoint}), detach=True)
 
 
 def start(engine: Any, cid: str, name: str) -> None:
@@ -164,14 +212,29 @@ def update_networks(kind: Any, change: Change, engine: Any) -> None:
 
 
 def update_running(kind: Any, change: Change, engine: Any) -> None:
+    if getattr(change.live_payload, "paused", False):
+        with engine.errors(f"unpausing container {change.name}"):
+            engine.api.unpause(change.live_id)
+        return
     start(engine, change.live_id, change.name)
 
 
 # -- delete ----------------------------------------------------------------------------------
 
 def delete(change: Change, engine: Any, release: frozenset[str]) -> None:
-    """Stop gracefully (databases flush), then remove; anonymous volumes go only with --volumes."""
+    """Rename, stop gracefully (databases flush), remove; anonymous volumes go only with --volumes.
+
+    The rename comes first so that, if quayform is killed while the engine is still stopping
+    the container, the next plan does not take the dying container for the real one.
+    """
     cid = change.live_id
+    live: LiveContainer = change.live_payload or LiveContainer()
+    try:
+        engine.api.rename(cid, f"{change.name}-qf-deleting-{secrets.token_hex(4)}")
+    except engine.NotFound:
+        return _forget_marker(engine, live)
+    except engine.Failure:
+        pass  # (a name clash or an engine hiccup) stopping it is what matters
     try:
         engine.api.stop(cid)  # the container's own stop_grace_period, else the engine's 10 s
     except engine.NotFound:
@@ -179,12 +242,14 @@ def delete(change: Change, engine: Any, release: frozenset[str]) -> None:
     except engine.Failure as exc:
         raise EngineError(f"stopping container {change.name}: {engine.describe(exc)}") from None
     remove(engine, cid, "volumes" in release)
-    marker = getattr(change.live_payload, "import_marker", None)
-    if marker:
-        try:
-            engine.api.remove_volume(marker)
-        except engine.Failure:
-            pass  # a leftover marker names a container that no longer exists: harmless
+    if "volumes" in release:
+        remove_volumes(engine, live.anonymous_volumes.values())
+    _forget_marker(engine, live)
+
+
+def _forget_marker(engine: Any, live: LiveContainer) -> None:
+    if live.import_marker:
+        remove_volumes(engine, [live.import_marker])  # a leftover marker names a container that is gone: harmless
 
 
 def remove(engine: Any, cid: str, remove_volumes: bool) -> None:
@@ -199,27 +264,52 @@ def remove(engine: Any, cid: str, remove_volumes: bool) -> None:
 
 # -- readiness -------------------------------------------------------------------------------
 
-def wait_ready(change: Change, engine: Any, timeout: float | None = None,
-               sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
-    """Return once the container runs and, if it has a healthcheck, is healthy."""
+SETTLE = 2.0  # seconds a container without a healthcheck must run, unrestarted, to count as started
+
+
+def wait_ready(change: Change, engine: Any, timeout: float | None = None, name: str | None = None) -> None:
+    """Return once the container runs for good: healthy if it has a healthcheck, else still running,
+    never restarted, SETTLE seconds after it started (so one that dies at once fails the apply)."""
     shown = change.payload.name + (" (the new one)" if name else "")
     name = name or change.payload.name
     deadline = time.monotonic() + (timeout or default_timeout(change))
+    first: tuple[Any, Any] | None = None
     while True:
         with engine.errors(f"inspecting container {shown}"):
-            state = engine.api.inspect_container(name)["State"]
-        health = state.get("Health")
-        if not state.get("Running") or state.get("Restarting"):
-            how = "keeps restarting" if state.get("Restarting") else f"exited with code {state.get('ExitCode')}"
+            raw = engine.api.inspect_container(name)
+        state = raw.get("State") or {}
+        started = (raw.get("RestartCount", 0), state.get("StartedAt"))
+        first = first or started
+        if not state.get("Running") or state.get("Restarting") or started != first:
+            how = ("keeps restarting" if state.get("Restarting") or started != first
+                   else f"exited with code {state.get('ExitCode')}")
             raise ReadinessError(f"container {shown} {how}; last log lines:\n{logs(engine, name)}")
-        if not health or health.get("Status") == "healthy":
+        health = state.get("Health")
+        if health and health.get("Status") == "healthy":
             return
-        if health.get("Status") == "unhealthy" or time.monotonic() > deadline:
+        if not health and _running_for(state.get("StartedAt")) >= SETTLE:
+            return
+        if health and (health.get("Status") == "unhealthy" or time.monotonic() > deadline):
             log = (health.get("Log") or [{}])[-1]
             output = (log.get("Output") or "").strip() or "(no output)"
             raise ReadinessError(f"container {shown} did not become healthy in time (health: "
                                  f"{health.get('Status')}); last health check output: {output}")
-        sleep(0.2)
+        engine.pause(0.2, f"container {shown} to be ready")
+
+
+def _running_for(started_at: str | None) -> float:
+    """Seconds since Docker's StartedAt (RFC 3339 with nanoseconds); 0 when it cannot be read."""
+    import datetime
+
+    if not started_at:
+        return 0.0
+    try:
+        seconds, _, rest = started_at.rstrip("Z").partition(".")
+        when = datetime.datetime.fromisoformat(seconds).replace(tzinfo=datetime.timezone.utc)
+        fraction = float("0." + "".join(ch for ch in rest if ch.isdigit())) if rest else 0.0
+    except ValueError:
+        return 0.0
+    return (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds() - fraction
 
 
 def default_timeout(change: Change) -> float:
@@ -238,6 +328,25 @@ def logs(engine: Any, name: str) -> str:
     except engine.Failure:
         return "  (logs unavailable)"
     return "\n".join("  " + line for line in text.splitlines()) or "  (no output)"
+
+
+# -- files with secrets, compared by reading them back -------------------------------------------
+
+def read_back(engine: Any, cid: str, path: str) -> Any:
+    """A written file as the container has it (mode, owner, content) as a secret; None if it is gone."""
+    try:
+        stream, _ = engine.api.get_archive(cid, path)
+        data = b"".join(stream)
+    except engine.NotFound:
+        return None
+    except engine.Failure as exc:
+        raise EngineError(f"reading {path} back from container {cid[:12]}: {engine.describe(exc)}") from None
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        if member is None:
+            return None
+        content = tar.extractfile(member).read().decode("utf-8", "replace")
+    return Sensitive(f"{member.mode & 0o7777:04o} {member.uid}:{member.gid} {content}")
 
 
 # -- images ----------------------------------------------------------------------------------

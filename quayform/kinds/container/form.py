@@ -90,6 +90,7 @@ class ContainerPayload:
     stop_signal: str | None
     stop_timeout: int | None  # seconds
     files: tuple[FileWrite, ...]
+    image_volumes: tuple[str, ...] | None = None  # the targets the image declares as VOLUME; None: not known yet
 
 
 def image_info(raw: Mapping[str, Any]) -> ImageInfo:
@@ -145,9 +146,38 @@ def bind_source(source: str, base_dir: str) -> str:
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(source)))
 
 
-def file_form(address: Address, write: FileWrite) -> str:
-    text = write.content.reveal() if isinstance(write.content, Sensitive) else str(write.content)
-    return f"{write.mode:04o} {write.owner or '0:0'} {L.content_digest(str(address), write.path, text)}"
+READ_BACK = "read back"  # in the files label: this file holds a secret and is compared by reading it back
+
+
+def file_owner(owner: str | None) -> str:
+    """`uid:gid` as the written file carries it (no gid means the uid's own number, as the tar says)."""
+    uid, _, gid = (owner or "0").partition(":")
+    return f"{uid}:{gid or uid}"
+
+
+def file_form(address: Address, write: FileWrite) -> Any:
+    """How a written file is compared. A file without secrets: mode, owner and a digest of its
+    (public) content, recorded in a label. A file with a secret: never digested (a digest in a
+    label would let anyone who can inspect the container test guesses); its mode, owner and
+    content are compared as a secret, read back from the container."""
+    if isinstance(write.content, Sensitive):
+        return Sensitive(f"{write.mode:04o} {file_owner(write.owner)} {write.content.reveal()}")
+    return f"{write.mode:04o} {write.owner or '0:0'} {L.content_digest(str(address), write.path, str(write.content))}"
+
+
+def file_label(address: Address, files: tuple[FileWrite, ...]) -> str:
+    forms = {w.path: (f"{w.mode:04o} {file_owner(w.owner)} {READ_BACK}" if isinstance(w.content, Sensitive)
+                      else file_form(address, w)) for w in files}
+    return json.dumps(forms, sort_keys=True)
+
+
+def read_back_paths(labels: Mapping[str, str]) -> list[str]:
+    """The files of a container whose content must be read back to be compared."""
+    try:
+        forms = json.loads(labels.get(L.FILES, "{}"))
+    except ValueError:
+        return []
+    return sorted(path for path, form in forms.items() if isinstance(form, str) and form.endswith(" " + READ_BACK))
 
 
 def declare(address: Address, container: Container, spec: Any, name_of: Any, lifecycle: Lifecycle) -> ContainerPayload:
@@ -163,7 +193,7 @@ def declare(address: Address, container: Container, spec: Any, name_of: Any, lif
         mounts.append(MountSpec(mount.kind, source, mount.target, mount.read_only, mount.options))
     files = tuple(FileWrite(path, f.content, f.mode, f.owner) for path, f in container.files.items())
     labels = {**container.labels, **ownership_labels(spec.stack, address, lifecycle),
-              L.FILES: json.dumps({w.path: file_form(address, w) for w in files}, sort_keys=True),
+              L.FILES: file_label(address, files),
               L.SENSITIVE_ENV: ",".join(sorted(k for k, v in container.env.items() if isinstance(v, Sensitive)))}
     networks = tuple((name_of(Address("networks", n)), (address.key,)) for n in container.networks)
     return ContainerPayload(
@@ -240,6 +270,7 @@ class LiveContainer:
 
     anonymous_volumes: dict[str, str] = field(default_factory=dict)  # target -> volume name
     import_marker: str | None = None  # the marker volume of `quayform import`, removed once replaced
+    paused: bool = False
 
 
 def listed_form(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,12 +280,15 @@ def listed_form(raw: Mapping[str, Any]) -> dict[str, Any]:
         if mount.get("Type") == "volume" and not _ANONYMOUS_VOLUME.match(mount.get("Name") or ""):
             mounts.append(f"volume:{mount.get('Name')}:{mount.get('Destination')}:rw")
     networks = ((raw.get("NetworkSettings") or {}).get("Networks") or {})
+    published = sorted({f"{p.get('IP') or ''}:{p['PublicPort']}/{p.get('Type') or 'tcp'}"
+                        for p in raw.get("Ports") or [] if p.get("PublicPort")})
     return {
         "name": listed_name(raw),
         "image": raw.get("Image"),
         "mounts": sorted(mounts),
         "networks": {name: [] for name in networks},
         "running": raw.get("State") == "running",
+        "published": published,  # host ports in use (checked against what the spec wants to publish)
     }
 
 
@@ -330,6 +364,11 @@ def live_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
         "stop_signal": config.get("StopSignal") or "",
         "stop_grace_period": config.get("StopTimeout"),
         "files": files,
-        "running": bool((raw.get("State") or {}).get("Running")),
+        "running": _running(raw.get("State") or {}),
     }
-    return form, LiveContainer(anonymous)
+    return form, LiveContainer(anonymous, paused=bool((raw.get("State") or {}).get("Paused")))
+
+
+def _running(state: Mapping[str, Any]) -> bool:
+    """Running for good: not stopped, not between two restarts of a crash loop, not paused."""
+    return bool(state.get("Running")) and not state.get("Restarting") and not state.get("Paused")

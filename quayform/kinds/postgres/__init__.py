@@ -18,7 +18,7 @@ from typing import Any, Hashable, Iterable
 from quayform.address import Address
 from quayform.changes import LiveObject
 from quayform.kinds.base import Ctx, Kind
-from quayform.kinds.postgres.sql import CATALOG_SQL, MARKER, psql_argument, quote_literal
+from quayform.kinds.postgres.sql import CATALOG_SQL, MARKER, psql_connect, quote_literal
 from quayform.targets import DEFAULT_ENGINE, PgTarget
 
 SERVER_TIMEOUT = 120.0
@@ -36,6 +36,26 @@ def check_servers(spec: Any, report: Any) -> None:
     for key, server in spec.postgres.items():
         if server.container not in spec.containers:
             report(("postgres", key, "container"), f"runs in containers.{server.container}, which is not in the spec")
+
+
+NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated by the server
+RESERVED_ROLES = ("public", "none", "current_user", "session_user", "current_role")
+RESERVED_DATABASES = ("template0", "template1")
+
+
+def check_names(kind: Any, spec: Any, report: Any) -> None:
+    """Names the server would truncate, refuse, or that would make quayform manage what it runs as."""
+    for key in kind.items(spec):
+        name = kind.name_of(spec, key)
+        where = (kind.section, key, "name") if kind.item(spec, key).name else (kind.section, key)
+        size = len(name.encode("utf-8"))
+        if "\0" in name:
+            report(where, f"{name!r} contains a NUL character, which PostgreSQL names cannot hold")
+        elif size > NAME_BYTES:
+            report(where, f"{name!r} is {size} bytes long in UTF-8; PostgreSQL names are at most {NAME_BYTES} "
+                          "bytes (the server would cut it short)")
+        for problem in kind.name_problems(spec, key, name):
+            report(where, problem)
 
 
 def marker(stack: str, address: Address, prevent_destroy: bool = False) -> str:
@@ -67,7 +87,7 @@ def _read_catalog(session: Any) -> dict[str, Any]:
         literal = quote_literal(name)
         script.append(
             f"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = {literal} AND datallowconn) AS qf_ok{i} \\gset\n"
-            f"\\if :qf_ok{i}\n\\connect {psql_argument(name)}\n"
+            f"\\if :qf_ok{i}\n{psql_connect(name)}\n"
             f"SELECT json_build_object('extensions_of', {literal}, 'extensions', "
             f"COALESCE((SELECT json_agg(extname ORDER BY extname) FROM pg_extension), '[]'::json));\n\\endif\n")
     result: dict[str, Any] = {"extensions": {}}
@@ -87,6 +107,9 @@ class PgKind(Kind):
 
     def default_name(self, stack: str, key: str) -> str:
         return key
+
+    def name_problems(self, spec: Any, key: str, name: str) -> list[str]:
+        return []
 
     def server_of(self, spec: Any, key: str) -> str:
         return self.item(spec, key).server

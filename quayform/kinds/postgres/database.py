@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Hashable, Iterable
 
 from quayform.address import Address
-from quayform.changes import UNKNOWN, Change, Desired, LiveObject
+from quayform.changes import EXISTED, UNKNOWN, Change, Desired, LiveObject
 from quayform.kinds.base import Ctx, Rules, hold, update
 from quayform.kinds.engine_kind import lifecycle_of
-from quayform.kinds.postgres import PgKind, catalog, marker
-from quayform.kinds.postgres.sql import drop_database, ensure_database, ensure_extensions, quote_ident
+from quayform.kinds.postgres import RESERVED_DATABASES, PgKind, catalog, check_names, marker
+from quayform.kinds.postgres.sql import EXISTED_MARK, drop_database, ensure_database, ensure_extensions, quote_ident
 from quayform.kinds.postgres.user import privileges
 
 
@@ -30,12 +30,13 @@ class DatabasePayload:
     locale: str | None
 
 
-def _ensure(kind: Any, change: Change, session: Any) -> None:
+def _ensure(kind: Any, change: Change, session: Any) -> str | None:
     session = kind.session(change, session)
     form, payload = change.after or {}, change.payload
-    session.run(ensure_database(form, payload.marker, payload.grants, payload.encoding, payload.locale))
+    output = session.run(ensure_database(form, payload.marker, payload.grants, payload.encoding, payload.locale))
     if form["extensions"]:
         session.run(ensure_extensions(form))
+    return EXISTED if EXISTED_MARK in output else None
 
 
 class DatabaseKind(PgKind):
@@ -61,7 +62,13 @@ class DatabaseKind(PgKind):
         if item.owner:
             yield Address("users", item.owner), ()
 
+    def name_problems(self, spec: Any, key: str, name: str) -> list[str]:
+        if name in RESERVED_DATABASES:
+            return [f"{name!r} is one of PostgreSQL's template databases, which quayform does not manage"]
+        return []
+
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        check_names(self, spec, report)
         for key, database in spec.databases.items():
             if database.server not in spec.postgres:
                 report(("databases", key, "server"), f"names postgres.{database.server}, which is not in the spec")
@@ -100,8 +107,8 @@ class DatabaseKind(PgKind):
                                   database.encoding, database.locale)
         return Desired(form, payload, lifecycle, self.target_of(spec, key, ctx), partial=frozenset({"extensions"}))
 
-    def create(self, change: Change, session: Any) -> None:
-        _ensure(self, change, session)
+    def create(self, change: Change, session: Any) -> str | None:
+        return _ensure(self, change, session)
 
     def delete(self, change: Change, session: Any, release: frozenset[str]) -> None:
         """Only reached from `destroy --databases`: plans never drop a database otherwise."""

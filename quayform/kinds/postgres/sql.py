@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+import stringprep
 import unicodedata
 from typing import Any, Mapping
 
@@ -38,9 +39,34 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def saslprep(password: str) -> str:
+    """The password as PostgreSQL and libpq feed it to SCRAM: SASLprep (RFC 4013), PostgreSQL's variant.
+
+    ASCII passwords are used as they are. Otherwise non-ASCII spaces map to a space, characters
+    "commonly mapped to nothing" (soft hyphen, zero-width space...) are dropped and the result is
+    NFKC-normalised; if it then holds a prohibited or unassigned character or breaks the
+    bidirectional rule, PostgreSQL uses the original password unchanged, and so does this.
+    """
+    if password.isascii():
+        return password
+    mapped = "".join(" " if stringprep.in_table_c12(ch) else ch for ch in password if not stringprep.in_table_b1(ch))
+    prepared = unicodedata.normalize("NFKC", mapped)
+    if not prepared or any(test(ch) for ch in prepared for test in _PROHIBITED):
+        return password
+    if any(stringprep.in_table_d1(ch) for ch in prepared):
+        if any(stringprep.in_table_d2(ch) for ch in prepared) or not (
+                stringprep.in_table_d1(prepared[0]) and stringprep.in_table_d1(prepared[-1])):
+            return password
+    return prepared
+
+
+_PROHIBITED = (stringprep.in_table_c12, stringprep.in_table_c21, stringprep.in_table_c22, stringprep.in_table_c3,
+               stringprep.in_table_c4, stringprep.in_table_c5, stringprep.in_table_c6, stringprep.in_table_c7,
+               stringprep.in_table_c8, stringprep.in_table_c9, stringprep.in_table_a1)
+
+
 def _normalise_password(password: str) -> bytes:
-    # PostgreSQL applies SASLprep; NFKC is its core, and ASCII passwords are unchanged by it.
-    return unicodedata.normalize("NFKC", password).encode("utf-8")
+    return saslprep(password).encode("utf-8")
 
 
 def _scram_keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
@@ -78,9 +104,15 @@ def password_matches(password: str, verifier: str | None, role: str) -> bool:
         server, base64.b64decode(server_b64))
 
 
-def psql_argument(value: str) -> str:
-    """A psql meta-command argument (e.g. for \\connect), single-quoted with psql's escapes."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+def psql_connect(database: str) -> str:
+    r"""A psql `\connect` to any legal database name (quotes, backslashes, `=`, spaces...).
+
+    psql reads a \connect argument like an identifier and takes one holding `=` for a connection
+    string, so the name always travels as a libpq connection string (`dbname='...'`, with
+    backslash escapes) inside a double-quoted psql argument.
+    """
+    conninfo = "dbname='" + database.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return '\\connect -reuse-previous=on "' + conninfo.replace('"', '""') + '"'
 
 
 def _unless_exists(catalog: str, column: str, name: str, statement: str) -> str:
@@ -114,10 +146,18 @@ def _if_database_exists(name: str, body: str) -> str:
             f"\\if :qf_db\n{body}\\endif\n")
 
 
+EXISTED_MARK = "qf:existed"  # what an ensure script prints when the object was there already
+
+
+def _say_if_exists(catalog: str, column: str, name: str) -> str:
+    return f"SELECT {quote_literal(EXISTED_MARK)} WHERE EXISTS (SELECT 1 FROM {catalog} WHERE {column} = {quote_literal(name)});\n"
+
+
 def ensure_user(user: Mapping[str, Any], marker: str, live_grants: Mapping[str, list[str]] | None = None) -> str:
     """Create the role if missing, set its attributes, comment and database privileges."""
     name = user["name"]
-    script = _unless_exists("pg_roles", "rolname", name, f"CREATE ROLE {quote_ident(name)}")
+    script = _say_if_exists("pg_roles", "rolname", name)
+    script += _unless_exists("pg_roles", "rolname", name, f"CREATE ROLE {quote_ident(name)}")
     script += f"ALTER ROLE {quote_ident(name)} WITH {role_attributes(user)};\n"
     script += f"COMMENT ON ROLE {quote_ident(name)} IS {quote_literal(marker)};\n"
     for database, privileges in sorted(user["grants"].items()):
@@ -134,9 +174,23 @@ def _grant_unless_owner(user: str, database: str, privileges: list[str]) -> str:
             f"{grant_statements(user, database, privileges)}\\endif\n")
 
 
-def drop_user(name: str, databases: list[str]) -> str:
-    """Revoke the role's database privileges, then drop it; PostgreSQL refuses if it still owns anything."""
+def drop_user(name: str, databases: list[str], admin: str = "", depends_in: tuple[str, ...] = (),
+              admin_database: str = "") -> str:
+    """Revoke the role's database privileges, hand what it owns to the admin, then drop it.
+
+    PostgreSQL refuses to drop a role that still owns a database or objects inside one
+    (a kept database's tables, say): in each database where something depends on the role,
+    ownership is reassigned to `admin` and its privileges are dropped; the shared objects
+    (databases) go the same way from the admin database.
+    """
     script = "".join(_if_database_exists(d, grant_statements(name, d, [])) for d in sorted(databases))
+    if admin:
+        handover = f"REASSIGN OWNED BY {quote_ident(name)} TO {quote_ident(admin)};\nDROP OWNED BY {quote_ident(name)};\n"
+        for database in sorted(set(depends_in) - {admin_database}):
+            script += f"{psql_connect(database)}\n{handover}"
+        if admin_database:
+            script += f"{psql_connect(admin_database)}\n"
+        script += handover
     return script + f"DROP ROLE IF EXISTS {quote_ident(name)};\n"
 
 
@@ -151,7 +205,8 @@ def ensure_database(database: Mapping[str, Any], marker: str, grants: Mapping[st
         create += f" ENCODING {quote_literal(encoding)}"
     if locale:
         create += f" LOCALE {quote_literal(locale)}"
-    script = _unless_exists("pg_database", "datname", name, create)
+    script = _say_if_exists("pg_database", "datname", name)
+    script += _unless_exists("pg_database", "datname", name, create)
     script += f"ALTER DATABASE {quote_ident(name)} OWNER TO {quote_ident(owner)};\n"
     script += f"COMMENT ON DATABASE {quote_ident(name)} IS {quote_literal(marker)};\n"
     for user, privileges in sorted(grants.items()):
@@ -162,7 +217,7 @@ def ensure_database(database: Mapping[str, Any], marker: str, grants: Mapping[st
 
 def ensure_extensions(database: Mapping[str, Any]) -> str:
     """Run inside the database itself: add the extensions the spec lists (extras are left alone)."""
-    lines = [f"\\connect {psql_argument(database['name'])}"]
+    lines = [psql_connect(database["name"])]
     lines += [f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e)};" for e in database["extensions"]]
     return "\n".join(lines) + "\n"
 
@@ -182,5 +237,8 @@ SELECT json_build_object(
       'name', d.datname, 'owner', pg_get_userbyid(d.datdba), 'encoding', pg_encoding_to_char(d.encoding),
       'collate', d.datcollate, 'ctype', d.datctype, 'acl', d.datacl::text[],
       'comment', shobj_description(d.oid, 'pg_database')) ORDER BY d.datname)
-    FROM pg_database d WHERE NOT d.datistemplate), '[]'::json));
+    FROM pg_database d WHERE NOT d.datistemplate), '[]'::json),
+  'depends', COALESCE((SELECT json_agg(json_build_object('role', r.rolname, 'database', d.datname))
+    FROM (SELECT DISTINCT refobjid, dbid FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass) s
+    JOIN pg_authid r ON r.oid = s.refobjid JOIN pg_database d ON d.oid = s.dbid), '[]'::json));
 """

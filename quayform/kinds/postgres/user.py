@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Hashable, Iterable, Mapping
 
 from quayform.address import Address
-from quayform.changes import UNKNOWN, Action, Change, Desired, LiveObject
+from quayform.changes import EXISTED, UNKNOWN, Action, Change, Desired, LiveObject
 from quayform.kinds.base import Ctx, Rules, replace, update
 from quayform.kinds.engine_kind import lifecycle_of
-from quayform.kinds.postgres import PgKind, catalog, marker
-from quayform.kinds.postgres.sql import drop_user, ensure_user, password_matches
+from quayform.kinds.postgres import RESERVED_ROLES, PgKind, catalog, check_names, marker
+from quayform.kinds.postgres.sql import EXISTED_MARK, drop_user, ensure_user, password_matches
 from quayform.sensitive import Sensitive
 
 _PRIVILEGE_LETTERS = {"C": "CREATE", "T": "TEMPORARY", "c": "CONNECT"}
@@ -66,9 +66,11 @@ class LiveUser:
     verifier: str | None = None
     owns: tuple[str, ...] = ()  # databases it owns
     granted_on: tuple[str, ...] = ()  # databases whose ACL names it
+    depends_in: tuple[str, ...] = ()  # databases holding objects it owns or is granted
 
 
-def live_user(raw: Mapping[str, Any], databases: list[Mapping[str, Any]]) -> tuple[dict[str, Any], LiveUser]:
+def live_user(raw: Mapping[str, Any], databases: list[Mapping[str, Any]],
+              depends: list[Mapping[str, Any]] = ()) -> tuple[dict[str, Any], LiveUser]:
     """A role as the catalog has it: grants on databases it does not own; ownership kept for the judge."""
     name = raw["name"]
     grants, owns, granted_on = {}, [], []
@@ -83,7 +85,8 @@ def live_user(raw: Mapping[str, Any], databases: list[Mapping[str, Any]]) -> tup
     form = {"name": name, "login": bool(raw.get("login")), "createdb": bool(raw.get("createdb")),
             "createrole": bool(raw.get("createrole")), "superuser": bool(raw.get("superuser")), "password": None,
             "grants": grants}
-    return form, LiveUser(raw.get("verifier"), tuple(owns), tuple(granted_on))
+    depends_in = tuple(sorted({d["database"] for d in depends if d.get("role") == name}))
+    return form, LiveUser(raw.get("verifier"), tuple(owns), tuple(granted_on), depends_in)
 
 
 def judge_password(desired: Any, live: Mapping[str, Any], payload: LiveUser | None) -> Any:
@@ -103,9 +106,10 @@ def judge_grants(desired: Any, live: Mapping[str, Any], payload: LiveUser | None
     return grants
 
 
-def _ensure(kind: Any, change: Change, session: Any) -> None:
+def _ensure(kind: Any, change: Change, session: Any) -> str | None:
     live_grants = (change.before or {}).get("grants") if change.action is Action.UPDATE else None
-    kind.session(change, session).run(ensure_user(change.after or {}, change.payload, live_grants))
+    output = kind.session(change, session).run(ensure_user(change.after or {}, change.payload, live_grants))
+    return EXISTED if EXISTED_MARK in output else None
 
 
 class UserKind(PgKind):
@@ -136,7 +140,17 @@ class UserKind(PgKind):
         if server is not None:
             yield Address("containers", server.container), ()
 
+    def name_problems(self, spec: Any, key: str, name: str) -> list[str]:
+        server = spec.postgres.get(self.server_of(spec, key))
+        if server is not None and name == server.admin_user:
+            return [f"{name!r} is the admin role postgres.{self.server_of(spec, key)} connects as; quayform never "
+                    "manages (or demotes) the role it works through: leave it out of users"]
+        if name.lower() in RESERVED_ROLES or name.lower().startswith("pg_"):
+            return [f"{name!r} is a name PostgreSQL reserves for roles ({', '.join(RESERVED_ROLES)}, pg_*)"]
+        return []
+
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        check_names(self, spec, report)
         for key, user in spec.users.items():
             if user.server not in spec.postgres:
                 report(("users", key, "server"), f"names postgres.{user.server}, which is not in the spec")
@@ -150,12 +164,12 @@ class UserKind(PgKind):
 
     def list_live(self, session: Any, stack: str, detail: bool) -> Iterable[Any]:
         read = catalog(session)
-        databases = read.get("databases") or []
-        return [(row, databases) for row in read.get("roles") or []]
+        databases, depends = read.get("databases") or [], read.get("depends") or []
+        return [(row, databases, depends) for row in read.get("roles") or []]
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
-        row, databases = raw
-        form, payload = live_user(row, databases)
+        row, databases, depends = raw
+        form, payload = live_user(row, databases, depends)
         return self.live_object(row["name"], row.get("comment"), stack, target, form, payload)
 
     def desired(self, spec: Any, key: str, ctx: Ctx) -> Desired:
@@ -172,12 +186,22 @@ class UserKind(PgKind):
         return Desired(form, marker(spec.stack, Address(self.section, key), lifecycle.prevent_destroy), lifecycle,
                        self.target_of(spec, key, ctx))
 
-    def create(self, change: Change, session: Any) -> None:
-        _ensure(self, change, session)
+    def create(self, change: Change, session: Any) -> str | None:
+        return _ensure(self, change, session)
+
+    def delete_note(self, live: LiveObject, release: frozenset[str] = frozenset()) -> str:
+        payload: LiveUser = live.payload or LiveUser()
+        if not payload.owns and not payload.depends_in:
+            return ""
+        what = [f"database {d}" for d in payload.owns]
+        what += [f"objects in {d}" for d in payload.depends_in if d not in payload.owns]
+        return f"what it owns ({', '.join(what)}) goes to {live.target.admin_user} first"
 
     def delete(self, change: Change, session: Any, release: frozenset[str]) -> None:
         live: LiveUser = change.live_payload or LiveUser()
-        self.session(change, session).run(drop_user(change.name, sorted(live.granted_on)))
+        server = change.live_target
+        self.session(change, session).run(drop_user(change.name, sorted(live.granted_on), server.admin_user,
+                                                    live.depends_in, server.admin_database))
 
 
 KIND = UserKind()
