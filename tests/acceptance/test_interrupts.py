@@ -61,8 +61,13 @@ def test_kill_9_mid_apply_then_apply_converges(tmp_path: Path, stack: str, engin
     write_spec(tmp_path, stack, twenty_containers())
     process = start_apply(tmp_path)
     wait_for_lines(process, "Creating...", kill_after)
+    # The kill must land while the apply is still running, or the test proves nothing: each container
+    # takes at least its 2 s readiness window after its "Creating..." line, so the apply cannot be over.
+    assert process.poll() is None, "the apply ended before it could be killed"
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    running = engine.containers(filters={"label": f"io.quayform.stack={stack}", "status": "running"})
+    assert len(running) < N or leftovers(engine, stack), "the kill came after the apply had finished"
     again = quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Apply complete!" in again.stdout
@@ -78,12 +83,14 @@ def test_ctrl_c_finishes_in_flight_work_and_exits_non_zero(tmp_path: Path, stack
     write_spec(tmp_path, stack, twenty_containers())
     process = start_apply(tmp_path)
     lines = wait_for_lines(process, "Creating...", 5)
+    assert process.poll() is None, "the apply ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)
     output = "".join(lines) + rest
     assert process.returncode == 130, output
+    assert "Interrupt received" in output
     assert "Interrupted:" in output and "Run the same command again to finish." in output
-    assert "Traceback" not in output
+    assert "Traceback" not in output and "Internal error" not in output
     assert leftovers(engine, stack) == []  # what was in flight finished (or was cleaned up)
     again = quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr

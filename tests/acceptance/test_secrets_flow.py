@@ -48,6 +48,10 @@ def test_known_secrets_never_show(tmp_path: Path, stack: str, engine) -> None:
     labels += [v.get("Labels") for v in (engine.volumes(filters={"label": label}) or {}).get("Volumes") or []]
     runs.append(quayform("destroy", "--auto-approve", "--volumes", "--databases", cwd=folder, env=env))
     assert [r.returncode for r in runs] == [0, 0, 0, 0, 0, 0, 0, 0], [r.stderr for r in runs]
+    destroyed = runs[-1].stdout
+    for address in ("databases.quay", "databases.clair", "users.quayuser", "users.clair"):
+        assert f"# {address} will be destroyed" in destroyed and f"{address}: Destruction complete" in destroyed
+    assert "Destroy complete!" in destroyed
     everything = "".join(r.stdout + r.stderr for r in runs) + json.dumps(labels)
     written = [p for p in folder.rglob("*") if p.is_file() and p.parent.name != "secrets"]
     everything += "".join(p.read_text(errors="replace") for p in written if p.suffix not in (".yml", ".yaml"))

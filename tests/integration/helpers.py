@@ -51,6 +51,11 @@ def actions(plan: Plan) -> dict[str, str]:
     return {str(c.address): c.action.value for c in plan.changes}
 
 
+def converged(plan: Plan) -> bool:
+    """The stack matches the spec: nothing to change and no difference held back either."""
+    return plan.changes == [] and not plan.differs
+
+
 def changed_paths(plan: Plan, address: str) -> list[str]:
     change = next(c for c in plan.changes if str(c.address) == address)
     return [a.path for a in change.attributes]

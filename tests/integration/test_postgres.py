@@ -8,7 +8,7 @@ import pytest
 
 from quayform.kinds.postgres.sql import password_matches
 from tests.conftest import BUSYBOX, POSTGRES, SLEEPER
-from tests.integration.helpers import Stack, actions, changed_paths
+from tests.integration.helpers import Stack, actions, changed_paths, converged
 
 pytestmark = pytest.mark.docker
 
@@ -91,7 +91,7 @@ def test_apply_creates_users_that_can_log_in_over_tcp(pg_stack: Stack) -> None:
     extensions = psql(server, "select extname from pg_extension order by 1", db="quay").stdout.split()
     assert "pg_trgm" in extensions
     assert "uuid-ossp" in psql(server, "select extname from pg_extension", db="clair").stdout.split()
-    assert pg_stack.plan().changes == []
+    assert converged(pg_stack.plan())
 
 
 def test_manual_drift_is_planned_and_repaired(pg_stack: Stack) -> None:
@@ -103,12 +103,12 @@ def test_manual_drift_is_planned_and_repaired(pg_stack: Stack) -> None:
     assert changed_paths(plan, "users.clair") == ["password"]
     assert changed_paths(plan, "users.weird") == ["grants.quay"]
     pg_stack.apply()
-    assert pg_stack.plan().changes == []
+    assert converged(pg_stack.plan())
     psql(server, 'REVOKE ALL ON DATABASE quay FROM "a""b"; DROP ROLE "a""b";')
     assert actions(pg_stack.plan()) == {"users.weird": "+"}
     pg_stack.apply()
     assert psql(server, "select 1", 'a"b', INJECTION, "quay").stdout.strip() == "1"
-    assert pg_stack.plan().changes == []
+    assert converged(pg_stack.plan())
 
 
 def test_our_verifier_check_agrees_with_the_server(pg_stack: Stack) -> None:
@@ -133,7 +133,7 @@ def test_rotating_a_secret_updates_the_password_and_replaces_only_its_readers(pg
     dsn = subprocess.run(["docker", "exec", f"{pg_stack.name}-app", "cat", "/etc/app/dsn"],
                          capture_output=True, text=True, check=True).stdout
     assert dsn == "postgresql://clair:rotated-pw@pgsql/clair"
-    assert pg_stack.plan().changes == []
+    assert converged(pg_stack.plan())
 
 
 def test_destroy_keeps_databases_and_apply_brings_the_rows_back(pg_stack: Stack, engine) -> None:
@@ -146,7 +146,7 @@ def test_destroy_keeps_databases_and_apply_brings_the_rows_back(pg_stack: Stack,
     assert engine.containers(all=True, filters={"label": f"io.quayform.stack={pg_stack.name}"}) == []
     pg_stack.apply()
     assert psql(server, "select x from marker", "clair", "clair-pw", "clair").stdout.strip() == "7"
-    assert pg_stack.plan().changes == []
+    assert converged(pg_stack.plan())
 
 
 def test_removed_user_is_dropped_and_removed_database_is_kept(pg_stack: Stack) -> None:
@@ -164,6 +164,7 @@ def test_removed_user_is_dropped_and_removed_database_is_kept(pg_stack: Stack) -
     assert psql(server, "select count(*) from pg_database where datname = 'quay'").stdout.strip() == "1"
     again = pg_stack.plan()
     assert again.changes == [] and [str(k.address) for k in again.kept] == ["databases.quay"]
+    assert not again.differs  # a kept orphan is no difference the spec asks to fix
 
 
 def test_encoding_locale_and_role_flags_are_applied_and_stable(tmp_path, stack) -> None:
@@ -190,9 +191,10 @@ users:
     flags = psql(server, "select rolname, rolcanlogin, rolcreatedb, rolcreaterole from pg_roles "
                          "where rolname in ('builder', 'reader') order by 1").stdout.split()
     assert flags == ["builder|t|t|t", "reader|f|f|f"]
-    assert spec.plan().changes == []
+    assert converged(spec.plan())
     spec.path.write_text(spec.path.read_text().replace("encoding: LATIN1", "encoding: UTF8"))
     plan = spec.plan()
     assert plan.changes == []
+    assert plan.differs  # the held encoding difference is shown as one
     assert [str(k.address) for k in plan.kept] == ["databases.latin"]
     assert "never drops a database" in plan.kept[0].reason
