@@ -194,7 +194,7 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     """Parse one YAML document; raise SpecError naming file and line on any defect."""
     from quayform.errors import SpecError
 
-    if len(text) > MAX_BYTES:
+    if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecError([SpecProblem(file, None, "", f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MiB; "
                                                      "quayform reads specs of at most that size")])
     try:
