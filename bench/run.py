@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """quayform's benchmark: one command, see bench/README.md.
 
-    python bench/run.py [--sizes 10,50,100] [--repeat 3] [--json OUT]
+    python bench/run.py [--sizes 10,50,100] [--repeat 3] [--peers compose,limit] [--json OUT]
 
 The same file is also the raw-SDK limit's entry point (run as a subprocess by the harness,
 so the limit is timed whole-process too):
