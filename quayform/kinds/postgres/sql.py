@@ -42,14 +42,16 @@ def quote_literal(value: str) -> str:
 def saslprep(password: str) -> str:
     """The password as PostgreSQL and libpq feed it to SCRAM: SASLprep (RFC 4013), PostgreSQL's variant.
 
-    ASCII passwords are used as they are. Otherwise non-ASCII spaces map to a space, characters
-    "commonly mapped to nothing" (soft hyphen, zero-width space...) are dropped and the result is
+    ASCII passwords are used as they are. Otherwise non-ASCII spaces (zero-width space included) map to
+    a space, characters "commonly mapped to nothing" (soft hyphen, zero-width joiner...) are dropped and the result is
     NFKC-normalised; if it then holds a prohibited or unassigned character or breaks the
     bidirectional rule, PostgreSQL uses the original password unchanged, and so does this.
     """
     if password.isascii():
         return password
-    mapped = "".join(" " if stringprep.in_table_c12(ch) else ch for ch in password if not stringprep.in_table_b1(ch))
+    # Spaces first, as PostgreSQL does: U+200B is in both tables, and PostgreSQL makes it a space.
+    mapped = "".join(" " if stringprep.in_table_c12(ch) else "" if stringprep.in_table_b1(ch) else ch
+                     for ch in password)
     prepared = unicodedata.normalize("NFKC", mapped)
     if not prepared or any(test(ch) for ch in prepared for test in _PROHIBITED):
         return password
@@ -187,7 +189,8 @@ def drop_user(name: str, databases: list[str], admin: str = "", depends_in: tupl
     if admin:
         handover = f"REASSIGN OWNED BY {quote_ident(name)} TO {quote_ident(admin)};\nDROP OWNED BY {quote_ident(name)};\n"
         for database in sorted(set(depends_in) - {admin_database}):
-            script += f"{psql_connect(database)}\n{handover}"
+            # The database may be gone by now (destroy --databases drops databases before users).
+            script += _if_database_exists(database, f"{psql_connect(database)}\n{handover}")
         if admin_database:
             script += f"{psql_connect(admin_database)}\n"
         script += handover
