@@ -132,7 +132,10 @@ class Executor:
                 try:
                     self._step(run, work, waits)
                 except KeyboardInterrupt:
-                    self._interrupted(run)
+                    try:
+                        self._interrupted(run)
+                    except KeyboardInterrupt:  # the second one came while the first was being said
+                        raise StopNow() from None
         except StopNow:
             stop_now = True
             raise

@@ -28,6 +28,10 @@ class VolumeKind(EngineKind):
                   destroy_keep_reason="named volumes keep their data; add --volumes to delete them")
 
     def orphan_reason(self, live: LiveObject) -> str:
+        if "container" in live.form:
+            return (f"an anonymous volume {live.form['container']} used at {live.form['target']}, mounted by no "
+                    f"container now; the next container there reuses it (delete it with `docker volume rm "
+                    f"{live.name}`, or destroy --volumes)")
         return (f"it is no longer in the spec but may hold data; delete it with `docker volume rm {live.name}` "
                 "if it is no longer needed")
 
@@ -40,9 +44,17 @@ class VolumeKind(EngineKind):
         return Desired(form, labels, lifecycle, self.engine_of(spec, key))
 
     def list_live(self, engine: Any, stack: str, detail: bool) -> Iterable[Any]:
-        return list_volumes(engine)
+        loose = {v["Name"] for v in loose_anonymous(engine, stack)}
+        return [(v, v["Name"] in loose) for v in list_volumes(engine)]
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
+        raw, loose = raw
+        labels = raw.get("Labels") or {}
+        if loose:
+            owner = labels.get(L.ADDRESS, "containers.?").partition(".")[2]
+            form = {"name": raw["Name"], "container": labels.get(L.ADDRESS), "target": labels.get(L.PREFIX + "target")}
+            return LiveObject(self.section, Address(self.section, f"{owner}@{form['target']}"), raw["Name"],
+                              raw["Name"], form, None, stack, False, target)
         if is_bookkeeping(raw.get("Labels")):
             return None
         form = {"name": raw["Name"], "driver": raw.get("Driver") or "local",
@@ -62,6 +74,20 @@ class VolumeKind(EngineKind):
             return
         except engine.Failure as exc:
             raise EngineError(f"removing volume {change.name}: {engine.describe(exc)}") from None
+
+
+def list_containers(engine: Any) -> list[dict[str, Any]]:
+    """Every container on the engine, listed once per run (the volume kind reads their mounts)."""
+    with engine.errors("listing containers"):
+        return engine.memo("containers", lambda: engine.api.containers(all=True)) or []
+
+
+def loose_anonymous(engine: Any, stack: str) -> list[dict[str, Any]]:
+    """The stack's anonymous volumes that no container mounts any more (their container was
+    destroyed, or removed from the spec): kept, shown, reused by the next container at that place."""
+    mounted = {m.get("Name") for c in list_containers(engine) for m in c.get("Mounts") or []}
+    return [v for v in list_volumes(engine) if (v.get("Labels") or {}).get(L.MARKER) == "anonymous"
+            and (v.get("Labels") or {}).get(L.STACK) == stack and v["Name"] not in mounted]
 
 
 def list_volumes(engine: Any) -> list[dict[str, Any]]:

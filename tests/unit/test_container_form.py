@@ -57,7 +57,7 @@ def live_container(raw: dict) -> dict:
 
 
 def live_volume(raw: dict) -> dict:
-    return _with_payload(VOLUMES.normalise(raw, "fixture", DEFAULT_ENGINE))
+    return _with_payload(VOLUMES.normalise((raw, False), "fixture", DEFAULT_ENGINE))
 
 
 def live_network(raw: dict) -> dict:

@@ -26,7 +26,7 @@ from quayform.errors import PlanError
 from quayform.kinds.base import Ctx, Rules, replace, update
 from quayform.kinds.container import checks, engine, form
 from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object
-from quayform.kinds.volume import list_volumes
+from quayform.kinds.volume import list_containers, list_volumes
 
 IMAGE_THREADS = 4
 IMPORTED = Reason("imported", "imported: replaced by a managed container that keeps its volumes")
@@ -98,8 +98,7 @@ class ContainerKind(EngineKind):
     def list_live(self, engine_conn: Any, stack: str, detail: bool) -> Iterable[Any]:
         """Every container (one list call); the stack's ones inspected in parallel unless `detail` is off."""
         api = engine_conn.api
-        with engine_conn.errors("listing containers"):
-            listed = api.containers(all=True)
+        listed = list_containers(engine_conn)
         markers = import_markers(list_volumes(engine_conn), stack)
         ours = [c for c in listed if (c.get("Labels") or {}).get(L.STACK) == stack or c["Id"] in markers]
         others = [("list", c, None, {}) for c in listed if c not in ours]
@@ -123,7 +122,7 @@ class ContainerKind(EngineKind):
             name = live_form["name"]
         else:
             labels = dict(data.get("Labels") or {})
-            live_form, payload, name = form.listed_form(data), form.LiveContainer(), form.listed_name(data)
+            (live_form, payload), name = form.listed_form(data), form.listed_name(data)
         if is_bookkeeping(labels):
             return None
         live = live_object(self.section, stack, target, name, data["Id"], labels, live_form, payload)

@@ -17,6 +17,7 @@ from quayform import labels as L
 from quayform.changes import Change
 from quayform.errors import ApplyError, EngineError, ReadinessError
 from quayform.kinds.container.form import ContainerPayload, FileWrite, LiveContainer
+from quayform.kinds.volume import loose_anonymous
 from quayform.sensitive import Sensitive, reveal
 from quayform.spec.values import parse_duration
 
@@ -67,10 +68,15 @@ def make_anonymous_volumes(payload: ContainerPayload, engine: Any, keep: dict[st
     """(target -> volume for every anonymous mount, the volumes made now): kept ones are reused, the
     others are made with the stack's labels, named like Docker's own anonymous volumes."""
     volumes, made = {}, []
+    address = payload.labels.get(L.ADDRESS, "")
     with engine.errors(f"creating the anonymous volumes of container {payload.name}"):
-        for target in anonymous_targets(payload, engine):
-            if target in keep:
-                volumes[target] = keep[target]
+        targets = anonymous_targets(payload, engine)
+        loose = {(v.get("Labels") or {}).get(L.PREFIX + "target"): v["Name"]
+                 for v in (loose_anonymous(engine, payload.labels.get(L.STACK, "")) if targets and not keep else [])
+                 if (v.get("Labels") or {}).get(L.ADDRESS) == address}
+        for target in targets:
+            if target in keep or target in loose:  # the previous container's volume: its data goes on
+                volumes[target] = keep.get(target) or loose[target]
                 continue
             name = secrets.token_hex(32)
             engine.api.create_volume(name=name, labels={
@@ -133,8 +139,25 @@ def take_name(engine: Any, cid: str, name: str) -> None:
     try:
         engine.api.rename(cid, name)
     except engine.Failure as exc:
+        why = _not_running(engine, cid, name)  # a container between two restarts cannot be renamed
         remove(engine, cid, remove_volumes=False)
+        if why:
+            raise ReadinessError(why) from None
         raise ApplyError(f"cannot name the new container {name}: {engine.describe(exc)}") from None
+
+
+def _not_running(engine: Any, cid: str, name: str) -> str:
+    """Why a just-started container is not running (exited, restarting), with its last log lines; "" if it runs."""
+    try:
+        raw = engine.api.inspect_container(cid)
+    except engine.Failure:
+        return ""
+    state = raw.get("State") or {}
+    if state.get("Running") and not state.get("Restarting") and not raw.get("RestartCount"):
+        return ""
+    how = ("keeps restarting" if state.get("Restarting") or raw.get("RestartCount")
+           else f"exited with code {state.get('ExitCode')}")
+    return f"container {name} {how}; last log lines:\n{logs(engine, cid)}"
 
 
 def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str]) -> tuple[str, list[str]]:

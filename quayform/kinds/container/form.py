@@ -273,23 +273,32 @@ class LiveContainer:
     paused: bool = False
 
 
-def listed_form(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """What `GET /containers/json` alone tells: enough to delete in the right order (destroy)."""
-    mounts = []
+def listed_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
+    """What `GET /containers/json` alone tells: enough to delete in the right order, with its
+    anonymous volumes and what quayform wrote into them (destroy)."""
+    mounts, anonymous = [], {}
     for mount in raw.get("Mounts") or []:
-        if mount.get("Type") == "volume" and not _ANONYMOUS_VOLUME.match(mount.get("Name") or ""):
+        if mount.get("Type") == "volume" and _ANONYMOUS_VOLUME.match(mount.get("Name") or ""):
+            anonymous[mount.get("Destination", "")] = mount["Name"]
+        elif mount.get("Type") == "volume":
             mounts.append(f"volume:{mount.get('Name')}:{mount.get('Destination')}:rw")
     networks = ((raw.get("NetworkSettings") or {}).get("Networks") or {})
     published = sorted({f"{p.get('IP') or ''}:{p['PublicPort']}/{p.get('Type') or 'tcp'}"
                         for p in raw.get("Ports") or [] if p.get("PublicPort")})
-    return {
+    try:
+        files = json.loads((raw.get("Labels") or {}).get(L.FILES, "{}"))
+    except ValueError:
+        files = {}
+    form = {
         "name": listed_name(raw),
         "image": raw.get("Image"),
         "mounts": sorted(mounts),
         "networks": {name: [] for name in networks},
         "running": raw.get("State") == "running",
         "published": published,  # host ports in use (checked against what the spec wants to publish)
+        "files": files,
     }
+    return form, LiveContainer(anonymous)
 
 
 def listed_name(raw: Mapping[str, Any]) -> str:
