@@ -565,3 +565,14 @@ def test_verifiers_are_made_from_the_saslprepped_password():
     bidi = "\u0627a"
     assert scram_verifier(bidi, salt=salt) != scram_verifier("a", salt=salt)
     assert password_matches(bidi, scram_verifier(bidi), "u")
+
+
+@pytest.mark.parametrize("name, quoted", [("app", '"app"'), ('we"ird', '"we""ird"'), ("Ünï code", '"Ünï code"')])
+def test_the_hint_for_a_kept_database_is_sql_that_names_it(name, quoted):
+    """Item 17: the DROP DATABASE a user is told to run must be an identifier, not a string literal."""
+    from quayform.changes import LiveObject
+    from quayform.kinds.postgres.database import KIND
+
+    hint = KIND.orphan_reason(LiveObject("databases", None, name, name, {}))
+    assert f"DROP DATABASE {quoted}" in hint
+    assert f"'{name}'" not in hint

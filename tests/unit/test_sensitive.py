@@ -131,3 +131,27 @@ def test_spec_secrets_arrive_wrapped_and_are_not_in_the_spec_repr(tmp_path):
     assert isinstance(spec.outputs["pw"], Sensitive)
     shown = repr(spec) + str(spec.containers["db"])
     assert "hunter2" not in shown and "from-a-file" not in shown
+
+
+@pytest.mark.parametrize("shown", [
+    "p@ss w/rd+é",  # as it is
+    "p%40ss%20w%2Frd%2B%C3%A9",  # URL-encoded
+    "p%40ss+w%2Frd%2B%C3%A9",  # form-encoded
+    "cEBzcyB3L3JkK8Op",  # base64
+    "p@ss w/rd+\\u00e9",  # inside a JSON string
+])
+def test_masker_hides_a_secret_in_every_form_relayed_text_carries_it(shown):
+    from quayform.sensitive import Masker
+
+    mask = Masker()
+    mask.add(Sensitive("p@ss w/rd+é"))
+    assert mask(f"login failed for {shown}; retry") == f"login failed for {MASK}; retry"
+
+
+def test_masker_leaves_short_values_and_other_text_alone():
+    from quayform.sensitive import Masker
+
+    mask = Masker()
+    mask.add(Sensitive("ab"), Sensitive("long-enough"))
+    assert mask("ab cd long-enough") == f"ab cd {MASK}"
+    assert Masker()("nothing known") == "nothing known"
