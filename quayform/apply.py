@@ -111,17 +111,20 @@ class Executor:
     """
 
     def __init__(self, kinds: Mapping[str, Any], parallelism: int, emit: EventSink, connections: Any = None,
-                 release: frozenset[str] = frozenset()):
+                 release: frozenset[str] = frozenset(), learn: Callable[[Any], None] = lambda value: None):
         self.kinds = kinds
         self.parallelism = max(1, parallelism)
         self.emit = emit
         self.connections = connections if connections is not None else _NoConnections()
         self.release = release
+        self.learn = learn  # told every secret value settled during the run (for masking)
+        self.producers: dict[Address, Change] = {}
 
     def run(self, plan: Plan) -> ApplyResult:
         """Run every operation. A first Ctrl-C starts nothing more, ends the waits and lets the
         changes in progress finish; a second one raises StopNow."""
         ops = operations_graph(plan, self.kinds)
+        self.producers = {c.address: c for c in plan.changes}
         for op in ops.nodes:  # open connections before the threads start (client imports are not thread-safe)
             self.connections.get(self._target(op))
         run = _Run(ops)
@@ -213,8 +216,30 @@ class Executor:
             message = str(error) if isinstance(error, QuayformError) else f"{type(error).__name__}: {error}"
             self.emit(ApplyEvent(op.address, "failed", op.verb, elapsed, message))
 
+    def _settled(self, change: Change) -> Change:
+        """The change with every value known only once another resource exists filled in (that
+        resource was made earlier in this run: the graph orders it first)."""
+        from dataclasses import replace
+
+        from quayform.later import refs_in, settle
+
+        refs = refs_in(change.payload) + refs_in(change.after)
+        if not refs:
+            return change
+        values = {}
+        for ref in dict.fromkeys(refs):
+            producer = self.producers.get(ref.address)
+            kind = self.kinds.get(ref.address.kind)
+            value = kind.value_of(self.connections.get(producer.target), ref.address, ref.attr, producer.name) \
+                if producer is not None and kind is not None else None
+            if value is None:
+                raise QuayformError(f"{ref} is not known: {ref.address} does not exist")
+            self.learn(value)
+            values[ref] = value
+        return replace(change, payload=settle(change.payload, values.get), after=settle(change.after, values.get))
+
     def _make(self, op: Operation) -> Any:
-        kind, change = self.kinds[op.address.kind], op.change
+        kind, change = self.kinds[op.address.kind], self._settled(op.change)
         connection = self.connections.get(self._target(op))
         if op.verb == "delete":
             return kind.delete(change, connection, self.release)
@@ -225,7 +250,7 @@ class Executor:
         return kind.create_before_destroy(change, connection)
 
     def _wait(self, op: Operation) -> None:
-        self.kinds[op.address.kind].wait_ready(op.change, self.connections.get(self._target(op)))
+        self.kinds[op.address.kind].wait_ready(self._settled(op.change), self.connections.get(self._target(op)))
 
     @staticmethod
     def _count(op: Operation, result: ApplyResult, existed: bool = False) -> None:

@@ -258,6 +258,8 @@ def _warn(message: str) -> None:
 @click.option("--volumes", "remove_volumes", is_flag=True, help="Also delete the stack's named volumes and their data.")
 @click.option("--databases", "remove_databases", is_flag=True,
               help="Also drop the stack's PostgreSQL databases and users.")
+@click.option("--repositories", "remove_repositories", is_flag=True,
+              help="Also delete the stack's Quay repositories that hold images (and organizations left empty).")
 @click.option("--target", multiple=True, metavar="ADDRESS",
               help="Only this resource and what depends on it (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64),
@@ -265,13 +267,15 @@ def _warn(message: str) -> None:
 @LOCK_TIMEOUT
 @click.pass_context
 def destroy(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, auto_approve: bool,
-            remove_volumes: bool, remove_databases: bool, target: tuple[str, ...], parallelism: int,
+            remove_volumes: bool, remove_databases: bool, remove_repositories: bool, target: tuple[str, ...],
+            parallelism: int,
             lock_timeout: str) -> None:
     """Remove the stack's containers and networks (volumes with --volumes, databases with --databases)."""
     from quayform.pipeline import locked, make_destroy_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
-    release = frozenset(flag for flag, given in (("volumes", remove_volumes), ("databases", remove_databases)) if given)
+    release = frozenset(flag for flag, given in (("volumes", remove_volumes), ("databases", remove_databases),
+                                                 ("repositories", remove_repositories)) if given)
     options = obj.options(parallelism=parallelism, release=release, target=target, lock_timeout=_seconds(lock_timeout))
     with locked(options, "destroy", _warn):
         _run(ctx, obj, make_destroy_plan(options), options, auto_approve, "Do you really want to destroy the stack?")
@@ -306,16 +310,25 @@ def show(ctx: click.Context, spec_path: str | None, variables: dict[str, str], n
 @common_options
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the outputs as JSON.")
+@click.option("-raw", "--raw", "raw", is_flag=True,
+              help="Print NAME's value alone, as it is: secrets included (for scripts, e.g. a docker login).")
 @click.pass_context
 def output(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool,
-           name: str | None, as_json: bool) -> None:
-    """Print the spec's outputs (one by NAME); secret ones show as (sensitive)."""
+           name: str | None, as_json: bool, raw: bool) -> None:
+    """Print the spec's outputs (one by NAME); secret ones show as (sensitive) unless --raw is asked."""
     from quayform.pipeline import spec_outputs
     from quayform.plan_document import dumps
-    from quayform.sensitive import redact
+    from quayform.sensitive import Sensitive, redact
 
     obj = _context(ctx, spec_path, variables, no_color)
-    outputs = redact(spec_outputs(obj.options()))
+    values = spec_outputs(obj.options(), settle=raw)
+    if raw:
+        if name is None or name not in values:
+            raise click.UsageError(f"--raw prints one output: name it (outputs: {', '.join(values) or 'none'})")
+        value = values[name]
+        click.echo(value.reveal() if isinstance(value, Sensitive) else value)  # asked for in clear: not masked
+        return
+    outputs = redact(values)
     if name is not None:
         if name not in outputs:
             raise click.UsageError(f"no output named {name!r} (outputs: {', '.join(outputs) or 'none'})")

@@ -129,6 +129,8 @@ def diff_resource(address: Address, desired: Desired, live: LiveObject | None, p
     if action is Action.REPLACE and desired.lifecycle.create_before_destroy:
         action = Action.CREATE_THEN_DELETE
     reason = live.replace_reason or (REPLACE_REQUESTED if replace_requested else None)
+    if reason is None and action.is_replace and policy.replace_reason:
+        reason = Reason("cannot_update", policy.replace_reason)
     return _change(address, action, attributes, reason, desired, live, live_form)
 
 

@@ -57,12 +57,13 @@ def _load(options: Options, read_secrets: bool = True) -> tuple[Spec, StackGraph
     return spec, build_graph(spec)
 
 
-def _learn_secrets(options: Options) -> None:
-    """Commands that need no secrets (destroy) still mask the ones they can read in what they relay."""
+def _load_for_destroy(options: Options) -> tuple[Spec, StackGraph]:
+    """Destroy reads the secrets it can (a Quay admin signs in with one; relayed text is masked with
+    them) and goes on without them when some are missing (what needs them then fails clearly)."""
     try:
-        _load(options)
+        return _load(options)
     except SpecError:
-        pass
+        return _load(options, read_secrets=False)
 
 
 def context(spec: Spec) -> Ctx:
@@ -99,6 +100,31 @@ def desired_state(spec: Spec, ctx: Ctx) -> dict[Address, Desired]:
     return {Address(kind.section, key): kind.desired(spec, key, ctx) for kind in REGISTRY for key in kind.items(spec)}
 
 
+def settled(desired: dict[Address, Desired], matched: Mapping[Address, Any]) -> dict[Address, Desired]:
+    """Fill in the values known only once other resources exist (a robot's token) from what was read
+    back; what is still to be created stays unknown in the forms, and is settled by apply."""
+    from dataclasses import replace
+
+    from quayform.later import settle
+
+    values = _values(matched)
+    lookup = lambda ref: values.get((ref.address, ref.attr))  # noqa: E731
+    return {a: replace(d, form=settle(d.form, lookup), payload=settle(d.payload, lookup, unknown=None))
+            for a, d in desired.items()}
+
+
+def settled_outputs(outputs: Mapping[str, Any], matched: Mapping[Address, Any]) -> dict[str, Any]:
+    from quayform.later import settle
+
+    values = _values(matched)
+    return dict(settle(dict(outputs), lambda ref: values.get((ref.address, ref.attr))))
+
+
+def _values(matched: Mapping[Address, Any]) -> dict[tuple[Address, str], Any]:
+    return {(address, attr): value for address, live in matched.items() if address.kind in REGISTRY
+            for attr, value in REGISTRY[address.kind].values_of(live).items()}
+
+
 def policies() -> dict[str, Any]:
     return {kind.section: kind.policy for kind in REGISTRY}
 
@@ -121,16 +147,17 @@ def make_plan(options: Options) -> Plan:
     ctx = context(spec)
     live = _observe(spec, ctx, Connections())
     desired = desired_state(spec, ctx)
+    matched = identify(desired, live.objects, REGISTRY, spec.stack)
+    desired = settled(desired, matched)
     options.masker.add_from(list(desired.values()))
     options.masker.add_from([o.form for o in live.ours()])
-    matched = identify(desired, live.objects, REGISTRY, spec.stack)
     conflicts = [p for kind in REGISTRY for p in kind.conflicts(spec, desired, live.objects, spec.stack)]
     if conflicts:
         raise PlanError("\n".join(conflicts))
     unreadable = {where: exc.reason for where, exc in live.unavailable.items() if not exc.quiet}
     changes, kept = diff_stack(desired, matched, policies(), replace, unreadable)
     prerequisites = [p for d in desired.values() for p in d.prerequisites]
-    plan = build_plan(spec.stack, changes, kept, graph, prerequisites, dict(spec.outputs))
+    plan = build_plan(spec.stack, changes, kept, graph, prerequisites, settled_outputs(spec.outputs, matched))
     plan.desired_forms = {a: d.form for a, d in desired.items()}
     plan.live_forms = {c.address: c.before for c in changes if c.before is not None}
     plan.live_forms.update({a: o.form for a, o in matched.items() if a not in plan.live_forms})
@@ -149,8 +176,7 @@ def _stack_objects(spec: Spec, detail: bool) -> dict[Address, Any]:
 
 def make_destroy_plan(options: Options) -> Plan:
     """Delete every object labelled with the spec's stack; needs no secrets."""
-    _learn_secrets(options)
-    spec, graph = _load(options, read_secrets=False)
+    spec, graph = _load_for_destroy(options)
     plan = build_destroy_plan(spec.stack, _stack_objects(spec, detail=False), graph, options.release)
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
     declared = {Address(k.section, key): item.lifecycle.prevent_destroy for k in REGISTRY
@@ -173,7 +199,8 @@ def run_apply(plan: Plan, options: Options, emit: EventSink) -> ApplyResult:
         REGISTRY[item.kind].prepare(item, connections.get(item.target),
                                     lambda line, a=needed[0], act=item.action: emit(ApplyEvent(a, "info", act,
                                                                                                message=line)))
-    executor = Executor({k.section: k for k in REGISTRY}, options.parallelism, emit, connections, options.release)
+    executor = Executor({k.section: k for k in REGISTRY}, options.parallelism, emit, connections, options.release,
+                        learn=options.masker.add)
     return executor.run(plan)
 
 
@@ -252,6 +279,9 @@ def live_resources(options: Options) -> tuple[str, list[Any]]:
     return spec.stack, [objects[a] for a in sorted(objects)]
 
 
-def spec_outputs(options: Options) -> dict[str, Any]:
-    """The spec's outputs; those made from secrets stay Sensitive (and are never shown)."""
-    return dict(load_spec(options.spec_path, options.variables, options.environ, read_secrets=False).outputs)
+def spec_outputs(options: Options, settle: bool = False) -> dict[str, Any]:
+    """The spec's outputs; those made from secrets stay Sensitive (and are never shown). With `settle`,
+    secrets are read and values known only once a resource exists (a robot's token) are read back."""
+    if not settle:
+        return dict(load_spec(options.spec_path, options.variables, options.environ, read_secrets=False).outputs)
+    return dict(make_plan(options).outputs)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from quayform.address import Address
-from quayform.changes import Action, Change, Kept, LiveObject, Prerequisite, Reason
+from quayform.changes import Action, AttributeChange, Change, Kept, LiveObject, Prerequisite, Reason
 from quayform.errors import PlanError
 from quayform.graph import StackGraph
 from quayform.kinds import REGISTRY
@@ -75,30 +75,73 @@ def _replacement(change: Change) -> Action:
 
 
 def cascade_replacements(changes: list[Change], graph: StackGraph, kinds: Any = REGISTRY) -> list[Change]:
-    """A resource on something that is being recreated is recreated too, where its kind says so."""
+    """A resource on something that is being recreated is recreated too, where its kind says so, or has
+    the attributes that point at it set again."""
     by_address = {c.address: c for c in changes}
     for change in list(changes):
         if not change.action.is_replace:
             continue
         for dependent in graph.dependents_of(change.address):
             current = by_address.get(dependent)
-            if current is None or current.action not in (Action.NOOP, Action.UPDATE):
+            if current is None or current.action not in (Action.NOOP, Action.UPDATE) or dependent.kind not in kinds:
                 continue
-            if dependent.kind not in kinds or change.address.kind not in kinds[dependent.kind].rules.recreated_with:
-                continue
-            by_address[dependent] = replace(current, action=_replacement(current), reason=Reason(
-                "dependency_replaced", f"it uses {change.address}, which must be replaced"))
+            rules = kinds[dependent.kind].rules
+            if change.address.kind in rules.recreated_with:
+                by_address[dependent] = replace(current, action=_replacement(current), reason=Reason(
+                    "dependency_replaced", f"it uses {change.address}, which must be replaced"))
+            refresh = dict(rules.refreshed_with).get(change.address.kind, ())
+            if refresh:
+                by_address[dependent] = _refreshed(current, refresh, change.address)
     return [by_address[c.address] for c in changes]
+
+
+def _refreshed(change: Change, names: tuple[str, ...], replaced: Address) -> Change:
+    have = {a.path.split(".")[0] for a in change.attributes}
+    extra = tuple(AttributeChange(name, (change.before or {}).get(name), (change.after or {}).get(name))
+                  for name in names if name not in have)
+    return replace(change, action=Action.UPDATE, attributes=change.attributes + extra, reason=change.reason or Reason(
+        "dependency_replaced", f"{replaced} is replaced: {', '.join(names)} set again"))
 
 
 def _kept_order(kept: Iterable[Kept], kinds: Any) -> list[Kept]:
     return sorted(kept, key=lambda k: (kinds.index(k.address.kind), k.address.key))
 
 
+def keep_data(changes: list[Change], kinds: Any, release: frozenset[str]) -> tuple[list[Change], list[Kept]]:
+    """Deletes that would lose data become kept: an object that holds data (a repository with
+    images) unless its destroy flag releases it, then, until nothing moves, an object that
+    contains something that stays (an organization with a repository that is kept or not the stack's)."""
+    out, kept = [], []
+    for change in changes:
+        rules = kinds[change.address.kind].rules if change.address.kind in kinds else None
+        why = kinds[change.address.kind].holds_data(change) if change.action is Action.DELETE and rules else ""
+        if why and rules.data_flag not in release:
+            kept.append(Kept(change.address, Reason("holds_data", f"{why}; it is kept (destroy --{rules.data_flag} "
+                                                                  "deletes it)")))
+        else:
+            out.append(change)
+    while True:
+        going = {(c.address.kind, c.name, c.live_target) for c in out if c.action is Action.DELETE}
+        stays = {}
+        for change in out:
+            if change.action is Action.DELETE and change.address.kind in kinds:
+                inside = [name for kind, name in kinds[change.address.kind].contains(change)
+                          if (kind, name, change.live_target) not in going]
+                if inside:
+                    stays[change.address] = inside
+        if not stays:
+            return out, kept
+        out = [c for c in out if c.address not in stays]
+        kept += [Kept(a, Reason("holds_data", f"it still holds {', '.join(sorted(n)[:5])}"
+                                              f"{' and more' if len(n) > 5 else ''}; it is kept")) for a, n in stays.items()]
+
+
 def build_plan(stack: str, changes: list[Change], kept: list[Kept], graph: StackGraph | None,
                prerequisites: list[Prerequisite], outputs: dict[str, Any], kinds: Any = REGISTRY) -> Plan:
     if graph is not None:
         changes = cascade_replacements(changes, graph, kinds)
+    changes, holding = keep_data(changes, kinds, frozenset())
+    kept = [*kept, *holding]
     ordered = order_changes(changes, graph, kinds)
     return Plan(
         stack=stack,
@@ -132,6 +175,8 @@ def build_destroy_plan(stack: str, live: Mapping[Address, LiveObject], graph: St
         reason = Reason(DESTROY.code, f"{DESTROY}; {note}") if note else DESTROY
         changes.append(Change(address, Action.DELETE, reason=reason, before=have.form, live_id=have.id,
                               live_payload=have.payload, live_target=have.target, guarded=have.guarded))
+    changes, holding = keep_data(changes, kinds, release)
+    kept += holding
     position = _position(graph)
     # Destroy walks the graph backwards: dependents go first, then what they depend on.
     changes.sort(key=lambda c: (-kinds.index(c.address.kind), -position.get(c.address, -1), c.address.key))

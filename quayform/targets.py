@@ -57,6 +57,38 @@ class PgTarget:
         return f"postgres.{self.key}"
 
 
+@dataclass(frozen=True)
+class QuayTarget:
+    """A Quay instance in one of the stack's containers: its API published on 127.0.0.1 (`url`), or
+    reached through the engine (a relay in the container) when it is not published there."""
+
+    key: str  # the spec's quay.KEY
+    stack: str
+    container: str
+    admin_user: str
+    admin_email: str
+    admin_password: Any  # Sensitive: prints as (sensitive)
+    url: str | None = None
+    port: int = 8080
+    engine: EngineTarget = DEFAULT_ENGINE
+    organizations: tuple[str, ...] = ()  # the spec's organizations on it, read in full
+    repositories: tuple[str, ...] = ()  # the spec's repositories on it ("org/name"), read in full
+
+    serial = True  # one change at a time: quayform's ownership ledger is written after each
+
+    @property
+    def host_header(self) -> str:
+        return self.url.split("://", 1)[-1].rstrip("/") if self.url else f"localhost:{self.port}"
+
+    def open(self, connections: "Connections") -> Any:
+        from quayform.quay_client import QuaySession
+
+        return QuaySession(connections.get(self.engine), self, connections.stopping)
+
+    def __str__(self) -> str:
+        return f"quay.{self.key}"
+
+
 class Connections:
     """One open connection per target, shared by every reader and every change of a run.
 

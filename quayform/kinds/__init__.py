@@ -7,12 +7,15 @@ names a kind. Adding a kind is its module, its spec model and one line below
 
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from quayform.address import Address
 from quayform.kinds import container, network, volume
 from quayform.kinds.base import Kind
 from quayform.kinds.postgres import check_servers, database, user
+from quayform.kinds.quay import (application, check_instances, default_permission, mirror, notification, organization,
+                                 repository, robot, team)
 
 
 class Registry:
@@ -53,9 +56,27 @@ REGISTRY = Registry((
     container.KIND,
     user.KIND,
     database.KIND,
+    organization.KIND,
+    robot.KIND,
+    team.KIND,
+    repository.KIND,
+    default_permission.KIND,
+    notification.KIND,
+    mirror.KIND,
+    application.KIND,
 ))
 
-# Sections that name where resources live rather than resources: section -> its cross-reference check.
+@dataclass(frozen=True)
+class TargetSection:
+    """A section that names where resources live rather than resources (no address, nothing compared)."""
+
+    check: Callable[[Any, Any], None]  # its cross-reference checks
+    references: bool = False  # ${...} is substituted in it
+    secret_allowed: Callable[[tuple], bool] = lambda path: False  # path inside one entry
+
+
 TARGET_SECTIONS = {
-    "postgres": check_servers,
+    "postgres": TargetSection(check_servers),
+    "quay": TargetSection(check_instances, references=True,
+                          secret_allowed=lambda path: path[:2] == ("admin", "password")),
 }

@@ -87,6 +87,7 @@ class FieldPolicy:
     hold_reason: str = ""
     orphan: str = "delete"  # what happens to one no longer in the spec: "delete" or "keep"
     orphan_reason: Callable[[LiveObject], str] = lambda live: ""
+    replace_reason: str = ""  # why a difference means a replacement (the service cannot change it in place)
     delete_note: Callable[..., str] = lambda live, release=frozenset(): ""
 
     @property
@@ -104,11 +105,16 @@ class Rules:
     destroy_flag: str | None = None  # `destroy` keeps these unless this flag (e.g. "volumes") is given
     destroy_keep_reason: str = ""
     recreated_with: tuple[str, ...] = ()  # kinds whose replacement forces this kind's dependents to be recreated
+    # (kind, attributes): when a dependency of that kind is replaced, these attributes are set again
+    # (a team's members after one of its robots is recreated: Quay dropped the old robot from it)
+    refreshed_with: tuple[tuple[str, tuple[str, ...]], ...] = ()
     deletes_before_creates: bool = False  # a delete of this kind goes before every create of this kind
     adopt_by_name: bool = False  # an unmarked object with the desired name is adopted, not a clash
     renamed_is_new: bool = False  # a different name means a different object (the old one is an orphan)
     create_before_destroy: bool = False  # lifecycle.create_before_destroy is supported
     replace_refusal: str = ""  # when set, --replace may not ask for it, and this says why
+    data_flag: str | None = None  # objects that hold data (holds_data) are kept unless this destroy flag is given
+    replace_reason: str = ""  # why a replacement is needed at all (the service cannot change it in place)
     ownership: str = "labels"  # how objects are marked as the stack's: "labels", "comment", ...
 
 
@@ -141,6 +147,13 @@ class Kind:
     def name_of(self, spec: "Spec", key: str) -> str:
         given = getattr(self.item(spec, key), "name", None)
         return given or self.default_name(spec.stack, key)
+
+    def raw_name(self, key: str, entry: Any, resolver: Any) -> str:
+        """The name `${section.key.name}` stands for, from the raw spec (before its models exist)."""
+        given = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(given, str):
+            return resolver.nested(f"{self.section}.{key}.name", given)
+        return self.default_name(str(resolver.raw.get("stack")), key)
 
     def items(self, spec: "Spec") -> Mapping[str, Any]:
         return getattr(spec, self.section)
@@ -201,7 +214,7 @@ class Kind:
             held=by[Policy.HOLD], mappings=frozenset(a.name for a in self.attributes if a.mapping),
             judges={a.name: a.judge for a in self.attributes if a.judge is not None},
             on_replace=self.rules.on_replace, hold_reason=self.rules.hold_reason, orphan=self.rules.orphan,
-            orphan_reason=self.orphan_reason, delete_note=self.delete_note)
+            orphan_reason=self.orphan_reason, delete_note=self.delete_note, replace_reason=self.rules.replace_reason)
 
     def clash(self, address: Address, other: LiveObject, stack: str) -> str:
         """Why the spec cannot have `address`: `other` already has its name and is not the stack's."""
@@ -217,6 +230,22 @@ class Kind:
     def delete_note(self, live: LiveObject, release: frozenset[str] = frozenset()) -> str:
         """What deleting this object also does or leaves, said in the plan (e.g. ownership handed on first)."""
         return ""
+
+    def holds_data(self, change: Change) -> str:
+        """Why deleting this object would lose data ("it holds images"), or "" (see Rules.data_flag)."""
+        return ""
+
+    def contains(self, change: Change) -> Iterable[tuple[str, str]]:
+        """(kind, name) of the objects inside this one: it is kept while any of them stays."""
+        return ()
+
+    def value_of(self, connection: Any, address: Address, attr: str, name: str) -> Any:
+        """An attribute known only once the object exists (a robot's token), read from where it lives."""
+        raise NotImplementedError(f"{self.section} have no attribute {attr!r} to read")
+
+    def values_of(self, live: LiveObject) -> Mapping[str, Any]:
+        """The attributes of a live object that the spec may use (`${robots.ci.token}`), as read back."""
+        return {}
 
     def conflicts(self, spec: "Spec", desired: Mapping[Address, Desired], objects: list[LiveObject],
                   stack: str) -> list[str]:

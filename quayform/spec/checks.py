@@ -48,12 +48,14 @@ def check_spec(spec: Spec, loaded: LoadedYaml, file: str) -> list[SpecProblem]:
     """Every cross-resource problem in `spec`, located in the YAML."""
     problems: list[SpecProblem] = []
 
-    def report(path: Path, message: str) -> None:
-        problems.append(SpecProblem(file, loaded.line_of(path), format_path(path), message))
+    def report(path: Path, message: str, at: tuple[str, int | None] | None = None) -> None:
+        """A problem at a key path of the spec, or (with `at`) at a file and line of its own (a template)."""
+        where, line = at if at is not None else (file, loaded.line_of(path))
+        problems.append(SpecProblem(where, line, format_path(path), message))
 
     ctx = Ctx(spec, lambda address: REGISTRY.name_of(spec, address))
-    for check in TARGET_SECTIONS.values():
-        check(spec, report)
+    for section in TARGET_SECTIONS.values():
+        section.check(spec, report)
     for kind in REGISTRY:
         kind.check(spec, ctx, report)
     _name_clashes(spec, report)

@@ -29,8 +29,10 @@ def problems_from_validation(exc: ValidationError, loaded: LoadedYaml, file: str
     """One problem per pydantic error, located at the line of its key path."""
     problems = []
     for error in exc.errors():
-        # Annotated validators add no loc parts of their own; drop pydantic's union/function tags.
-        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or part.startswith("function-"))))
+        # Annotated validators add no loc parts of their own; drop pydantic's union/function tags and
+        # the models' own union tags ("(list)").
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and (
+            "[" in part or part.startswith(("function-", "(")))))
         key_loc = loc[:-1] if error["type"] == "missing" else loc
         problems.append(SpecProblem(file, loaded.line_of(key_loc), format_path(key_loc), _message({**error, "loc": loc})))
     return problems

@@ -7,54 +7,17 @@ outputs may hold them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, PrivateAttr, field_validator, model_validator
 
 from quayform.sensitive import Sensitive
 from quayform.spec import values
 
-KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-STACK_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-DOCKER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-
-Key = Annotated[str, Field(pattern=KEY_PATTERN)]
-DockerName = Annotated[str, Field(pattern=DOCKER_NAME_PATTERN)]
-
-
-def _to_text(value: Any) -> Any:
-    """Scalars a user writes unquoted (numbers, booleans) become the text they meant."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return getattr(value, "text", None) or str(value)
-    return value
-
-
-def _check_text(value: Any) -> Any:
-    value = _to_text(value)
-    if value is None:
-        raise ValueError("a value is required (write \"\" for an empty string)")
-    if not isinstance(value, (str, Sensitive)):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_to_text)]
-SecretText = Annotated[Any, BeforeValidator(_check_text)]  # str or Sensitive
-Duration = Annotated[int, BeforeValidator(values.parse_duration)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
-
-class Lifecycle(Model):
-    """Terraform-style guards: refuse to delete, ignore some drift, or replace without downtime."""
-
-    prevent_destroy: bool = False
-    ignore_changes: list[str] = Field(default_factory=list)
-    create_before_destroy: bool = False
+from quayform.spec.model_base import (DOCKER_NAME_PATTERN, KEY_PATTERN, STACK_PATTERN, DockerName, Duration,  # noqa: F401
+                                     Key, Lifecycle, Model, SecretText, Text, _to_text)
+from quayform.spec.quay_models import (Application, DefaultPermission, Mirror, Notification, Organization,
+                                       QuayInstance, Repository, Robot, Team)
 
 
 class Healthcheck(Model):
@@ -93,6 +56,26 @@ class FileSpec(Model):
         return self
 
 
+DnsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$",
+                                max_length=253)]
+
+
+class NetworkAttachment(Model):
+    """How a container joins one network: the extra names it answers to there (compose's `aliases`)."""
+
+    aliases: list[DnsName] = Field(default_factory=list)
+
+
+# `backend:` with nothing after it (as compose allows) joins with no extra aliases
+Attachment = Annotated[NetworkAttachment, BeforeValidator(lambda v: {} if v is None else v)]
+# A list or a mapping, each validated as itself (no union noise); locate.py drops the "(...)" tags from paths (keys cannot hold parentheses).
+Attachments = Annotated[
+    Union[Annotated[list[Key], Tag("(list)")], Annotated[dict[Key, Attachment], Tag("(mapping)")]],
+    Discriminator(lambda v: "(list)" if isinstance(v, (list, tuple)) else "(mapping)" if isinstance(v, dict) else None,
+                  custom_error_type="networks",
+                  custom_error_message="give a list of network keys, or a mapping of network key to {aliases: [...]}")]
+
+
 class Container(Model):
     image: Text = Field(min_length=1)
     name: DockerName | None = None
@@ -101,7 +84,8 @@ class Container(Model):
     env: dict[str, SecretText] = Field(default_factory=dict)
     ports: list[Annotated[list[values.PortBinding], BeforeValidator(values.parse_ports)]] = Field(default_factory=list)
     volumes: list[Annotated[values.Mount, BeforeValidator(values.parse_mount)]] = Field(default_factory=list)
-    networks: list[Key] = Field(default_factory=list)
+    # [backend, frontend], or {backend: {aliases: [db.example.com]}}: the key is always an alias too
+    networks: Attachments = Field(default_factory=list)
     restart: Annotated[tuple[str, int], BeforeValidator(values.parse_restart)] = ("no", 0)
     privileged: bool = False
     user: Text | None = None
@@ -133,6 +117,13 @@ class Container(Model):
                 raise ValueError(f"{name!r} is not an environment variable name (it must be non-empty, without "
                                  "'=', spaces or NUL)")
         return env
+
+    @property
+    def attachments(self) -> dict[str, NetworkAttachment]:
+        """Every network joined, in the order given, with its extra aliases."""
+        if isinstance(self.networks, dict):
+            return dict(self.networks)
+        return {net: NetworkAttachment() for net in self.networks}
 
     @property
     def port_bindings(self) -> list[values.PortBinding]:
@@ -247,6 +238,15 @@ class Spec(Model):
     postgres: dict[Key, PostgresServer] = Field(default_factory=dict)
     databases: dict[Key, Database] = Field(default_factory=dict)
     users: dict[Key, User] = Field(default_factory=dict)
+    quay: dict[Key, QuayInstance] = Field(default_factory=dict)
+    organizations: dict[Key, Organization] = Field(default_factory=dict)
+    robots: dict[Key, Robot] = Field(default_factory=dict)
+    teams: dict[Key, Team] = Field(default_factory=dict)
+    repositories: dict[Key, Repository] = Field(default_factory=dict)
+    default_permissions: dict[Key, DefaultPermission] = Field(default_factory=dict)
+    notifications: dict[Key, Notification] = Field(default_factory=dict)
+    mirrors: dict[Key, Mirror] = Field(default_factory=dict)
+    applications: dict[Key, Application] = Field(default_factory=dict)
     outputs: dict[Key, SecretText] = Field(default_factory=dict)
 
     _path: str = PrivateAttr(default="quayform.yaml")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from quayform.kinds import REGISTRY
+from quayform.later import join
 from quayform.sensitive import Sensitive
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
@@ -70,10 +71,10 @@ def find_refs(text: str) -> list[Ref]:
     return refs
 
 
-def substitute(text: str, resolve: Callable[[Ref], str | Sensitive]) -> str | Sensitive:
-    """Replace every reference by its value; the result is Sensitive if any part was."""
-    sensitive = False
-    out: list[str] = []
+def substitute(text: str, resolve: Callable[[Ref], str | Sensitive]) -> Any:
+    """Replace every reference by its value; the result is Sensitive if any part was, and a Later
+    (settled once the resources it names exist) if any part is known only after apply."""
+    out: list[Any] = []
     pos = 0
     for match in _TOKEN.finditer(text):
         out.append(text[pos:match.start()])
@@ -83,12 +84,6 @@ def substitute(text: str, resolve: Callable[[Ref], str | Sensitive]) -> str | Se
             continue
         if match.group(1) is None:
             raise RefSyntaxError("unterminated '${' (write '$${' for a literal '${')")
-        value = resolve(parse_ref(match.group(1)))
-        if isinstance(value, Sensitive):
-            sensitive = True
-            out.append(value.reveal())
-        else:
-            out.append(str(value))
+        out.append(resolve(parse_ref(match.group(1))))
     out.append(text[pos:])
-    joined = "".join(out)
-    return Sensitive(joined) if sensitive else joined
+    return join(out)

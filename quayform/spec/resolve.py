@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from quayform.errors import SpecProblem
-from quayform.kinds import REGISTRY
+from quayform.kinds import REGISTRY, TARGET_SECTIONS
+from quayform.later import join
 from quayform.sensitive import Sensitive
 from quayform.spec.refs import Ref, RefSyntaxError, substitute
 from quayform.spec.secrets import inside_dir, read_regular_file
@@ -22,6 +23,8 @@ def _secret_allowed(path: Path) -> bool:
     """Secrets may appear in outputs and where the resource's kind says they may."""
     if path[:1] == ("outputs",):
         return True
+    if len(path) >= 3 and path[0] in TARGET_SECTIONS:
+        return TARGET_SECTIONS[path[0]].secret_allowed(path[2:])
     return len(path) >= 3 and path[0] in REGISTRY and REGISTRY[path[0]].secret_allowed(path[2:])
 
 
@@ -48,11 +51,7 @@ class Resolver:
         return value if isinstance(value, dict) else {}
 
     def resource_name(self, section: str, key: str) -> str:
-        entry = self._section(section).get(key)
-        given = entry.get("name") if isinstance(entry, dict) else None
-        if isinstance(given, str):
-            return self.nested(f"{section}.{key}.name", given)
-        return REGISTRY[section].default_name(str(self.raw.get("stack")), key)
+        return REGISTRY[section].raw_name(key, self._section(section).get(key), self)
 
     def nested(self, what: str, value: str) -> str | Sensitive:
         """Resolve a value that another reference points at (a name with ${variables...}); no loops."""
@@ -121,9 +120,7 @@ class Resolver:
             return None
         template_file = os.path.join(os.path.dirname(self.file), relative)
         rendered = [self.text(line, path + ("content",), number, template_file) for number, line in enumerate(lines, 1)]
-        if any(isinstance(part, Sensitive) for part in rendered):
-            return Sensitive("".join(p.reveal() if isinstance(p, Sensitive) else p for p in rendered))
-        return "".join(rendered)
+        return join(rendered)
 
     def files(self, files: Any, path: Path) -> Any:
         if not isinstance(files, dict):
@@ -152,6 +149,9 @@ class Resolver:
             if isinstance(body, dict):
                 result[kind.section] = {key: kind.resolve_entry(entry, (kind.section, key), self)
                                         for key, entry in body.items()}
+        for name, section in TARGET_SECTIONS.items():
+            if section.references and isinstance(self.raw.get(name), dict):
+                result[name] = {key: self.walk(entry, (name, key)) for key, entry in self.raw[name].items()}
         if isinstance(self.raw.get("outputs"), dict):
             result["outputs"] = {key: self.walk(entry, ("outputs", key)) for key, entry in self.raw["outputs"].items()}
         return result

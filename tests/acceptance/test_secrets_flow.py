@@ -1,4 +1,4 @@
-"""The whole quay-local flow with known secret values: they appear in no output and no label."""
+"""The whole registry-local flow with known secret values: they appear in no output and no label."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.test_cli import quayform
-from tests.integration.test_quay_local import EXAMPLE
+from tests.integration.test_registry_local import EXAMPLE
 from tests.ports import free_port
 
 pytestmark = pytest.mark.docker
@@ -24,10 +24,10 @@ KNOWN = {
 
 
 def test_known_secrets_never_show(tmp_path: Path, stack: str, engine) -> None:
-    folder = tmp_path / "quay-local"
+    folder = tmp_path / "registry-local"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("secrets"))
     spec = folder / "quayform.yaml"
-    spec.write_text(spec.read_text().replace("stack: quay-local", f"stack: {stack}"))
+    spec.write_text(spec.read_text().replace("stack: registry-local", f"stack: {stack}"))
     (folder / "secrets").mkdir()
     for name, value in KNOWN.items():
         (folder / "secrets" / name).write_text(value + "\n")

@@ -113,3 +113,33 @@ containers:
     assert changed_paths(plan, "containers.custom") == ["env.APP_MODE"]
     spec.apply()
     assert converged(spec.plan())
+
+
+def resolves(engine, container: str, name: str) -> bool:
+    probe = engine.exec_create(container, ["ping", "-c", "1", "-W", "2", name])
+    engine.exec_start(probe["Id"])
+    return engine.exec_inspect(probe["Id"])["ExitCode"] == 0
+
+
+def test_network_aliases_answer_on_their_network_only_and_change_in_place(tmp_path, stack, engine) -> None:
+    """`networks: {front: {aliases: [...]}}`: extra names (e.g. a registry's hostname) without naming the
+    container after them, so two stacks can both use the same hostname on their own networks."""
+    spec = Stack(tmp_path, stack).write(two_networks("always", "{front: {aliases: [registry.example.com]}, back: }"))
+    spec.apply()
+    web = f"{stack}-web"
+    first_id = engine.inspect_container(web)["Id"]
+    networks = engine.inspect_container(web)["NetworkSettings"]["Networks"]
+    assert {"web", "registry.example.com"} <= set(networks[f"{stack}-front"]["Aliases"])
+    assert "registry.example.com" not in networks[f"{stack}-back"]["Aliases"]
+    assert resolves(engine, f"{stack}-peer", "registry.example.com")
+    assert converged(spec.plan())
+
+    spec.write(two_networks("always", "{front: {aliases: [registry.example.org]}, back: }"))
+    plan = spec.plan()
+    assert actions(plan) == {"containers.web": "~"} and changed_paths(plan, "containers.web") == [
+        f"networks.{stack}-front"]
+    spec.apply()
+    assert engine.inspect_container(web)["Id"] == first_id
+    assert resolves(engine, f"{stack}-peer", "registry.example.org")
+    assert not resolves(engine, f"{stack}-peer", "registry.example.com")
+    assert converged(spec.plan())

@@ -137,5 +137,6 @@ def test_every_section_of_the_spec_is_a_kind_or_a_target_section() -> None:
 def test_every_destroy_flag_has_its_cli_option() -> None:
     cli = (PACKAGE / "cli.py").read_text()
     for kind in REGISTRY:
-        if kind.rules.destroy_flag:
-            assert f'"--{kind.rules.destroy_flag}"' in cli, kind.section
+        for flag in (kind.rules.destroy_flag, kind.rules.data_flag):
+            if flag:
+                assert f'"--{flag}"' in cli, kind.section

@@ -25,8 +25,9 @@ def _references(spec: Any, report: Report) -> None:
             elif dep not in spec.containers:
                 report(("containers", key, "depends_on", i), f"depends on containers.{dep}, which is not in the spec")
         for i, net in enumerate(container.networks):
-            if net not in spec.networks:
-                report(("containers", key, "networks", i), f"uses networks.{net}, which is not in the spec")
+            if net not in spec.networks:  # a list item by its position, a mapping entry by its key
+                report(("containers", key, "networks", net if isinstance(container.networks, dict) else i),
+                       f"uses networks.{net}, which is not in the spec")
         for i, mount in enumerate(container.volumes):
             if mount.kind == "volume" and mount.source not in spec.volumes:
                 report(("containers", key, "volumes", i),

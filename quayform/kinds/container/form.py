@@ -195,7 +195,8 @@ def declare(address: Address, container: Container, spec: Any, name_of: Any, lif
     labels = {**container.labels, **ownership_labels(spec.stack, address, lifecycle),
               L.FILES: file_label(address, files),
               L.SENSITIVE_ENV: ",".join(sorted(k for k, v in container.env.items() if isinstance(v, Sensitive)))}
-    networks = tuple((name_of(Address("networks", n)), (address.key,)) for n in container.networks)
+    networks = tuple((name_of(Address("networks", n)), tuple(sorted({address.key, *attached.aliases})))
+                     for n, attached in container.attachments.items())
     return ContainerPayload(
         name=name_of(address), image=container.image, command=container.command, entrypoint=container.entrypoint,
         env=dict(container.env), ports=tuple(container.port_bindings), mounts=tuple(mounts),

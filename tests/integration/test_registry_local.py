@@ -1,4 +1,4 @@
-"""End to end on examples/quay-local: PostgreSQL users, Redis, a real registry, rotation, destroy and back."""
+"""End to end on examples/registry-local: PostgreSQL users, Redis, a real registry, rotation, destroy and back."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.integration.test_postgres import psql
 
 pytestmark = pytest.mark.docker
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quay-local"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "registry-local"
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -24,10 +24,10 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def quay(tmp_path: Path, stack: str):
-    folder = tmp_path / "quay-local"
+    folder = tmp_path / "registry-local"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("secrets"))
     spec = folder / "quayform.yaml"
-    spec.write_text(spec.read_text().replace("stack: quay-local", f"stack: {stack}"))
+    spec.write_text(spec.read_text().replace("stack: registry-local", f"stack: {stack}"))
     port = free_port()
     s = Stack(folder, stack, {"QUAYFORM_VAR_registry_port": str(port)})
     s.port = port  # type: ignore[attr-defined]
@@ -52,7 +52,7 @@ def push_and_pull(stack, repository: str) -> str:
     return docker("image", "inspect", "-f", "{{.Id}}", tag).stdout.strip()
 
 
-def test_quay_local_end_to_end(quay: Stack) -> None:
+def test_registry_local_end_to_end(quay: Stack) -> None:
     first = quay.plan()
     assert len(first.changes) == 11 and first.summary()["add"] == 11
     quay.apply()
