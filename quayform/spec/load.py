@@ -93,11 +93,12 @@ def _secrets(sources: dict[str, Any], loaded: LoadedYaml, file: str, base_dir: s
 
 
 def load_spec(path: str, overrides: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None,
-              read_secrets: bool = True) -> Spec:
+              read_secrets: bool = True, generate: bool = True) -> Spec:
     """Load and check a spec; raise SpecError listing every problem with file:line: key.path.
 
     When a secret is to be generated, the whole spec is checked first without secrets, so a
-    spec with any defect writes nothing.
+    spec with any defect writes nothing. With `generate` off (destroy), a generated secret whose
+    file is missing is unavailable instead of being made anew.
     """
     environ = os.environ if environ is None else environ
     loaded = load_yaml(_read(path), path)
@@ -106,6 +107,9 @@ def load_spec(path: str, overrides: Mapping[str, str] | None = None, environ: Ma
         raise SpecError([SpecProblem(path, 1, "", "the spec must be a mapping with at least 'version' and 'stack'")])
     base_dir = os.path.dirname(os.path.abspath(path))
     sources = _sources(raw) if read_secrets else {}
+    if not generate:
+        sources = {name: source.model_copy(update={"generate": None}) if isinstance(source, FileSecret) else source
+                   for name, source in sources.items()}
     if _missing_generated(sources, base_dir):
         _build(raw, loaded, path, base_dir, overrides or {}, environ, None)
     return _build(raw, loaded, path, base_dir, overrides or {}, environ, sources if read_secrets else None)
@@ -123,11 +127,11 @@ def _build(raw: dict, loaded: LoadedYaml, path: str, base_dir: str, overrides: M
         spec = Spec.model_validate(resolved)
     except ValidationError as exc:
         raise SpecError(problems + problems_from_validation(exc, loaded, path)) from None
+    spec._path = path  # before the checks: a template is found (and named) beside the spec
+    spec._base_dir = base_dir
     problems += check_spec(spec, loaded, path)
     if problems:
         raise SpecError(problems)
-    spec._path = path
-    spec._base_dir = base_dir
     spec._ref_edges = tuple(sorted(resolver.edges))
     spec._lines = loaded.lines
     spec._secret_values = tuple(secrets.values())

@@ -145,9 +145,11 @@ def _share_network(spec: Any, one: str, other: str) -> bool:
 
 
 def _container_key(spec: Any, host: str) -> str | None:
-    """The container a host name reaches on the stack's networks: its key (the alias) or its name."""
-    for key in spec.containers:
-        if host in (key, spec.name_of("containers", key)):
+    """The container a host name reaches on the stack's networks: its key (an alias on each of its
+    networks), its name, or one of the aliases it is given on a network."""
+    for key, container in spec.containers.items():
+        aliases = {a for attached in container.attachments.values() for a in attached.aliases}
+        if host in (key, spec.name_of("containers", key)) or host in aliases:
             return key
     return None
 
@@ -209,10 +211,11 @@ def _redis(spec: Any, config: _Config, problem: Any) -> None:
 def _features(spec: Any, key: str, config: _Config, problem: Any) -> None:
     data = config.data
     organizations = [k for k, o in spec.organizations.items() if (o.quay or next(iter(spec.quay), "")) == key]
-    needs = [("FEATURE_REPO_MIRROR", "mirrors", bool(spec.mirrors)),
+    repositories = {k: r for k, r in spec.repositories.items() if r.organization in organizations}
+    needs = [("FEATURE_REPO_MIRROR", "mirrors", any(m.repository in repositories for m in spec.mirrors.values())),
              ("FEATURE_QUOTA_MANAGEMENT", "quotas", any(spec.organizations[o].quota for o in organizations)),
              ("FEATURE_AUTO_PRUNE", "auto-prune policies", any(spec.organizations[o].auto_prune for o in organizations)
-              or any(r.auto_prune for r in spec.repositories.values()))]
+              or any(r.auto_prune for r in repositories.values()))]
     if spec.quay[key].admin.bootstrap:
         needs.append(("FEATURE_USER_INITIALIZE", "the first-user bootstrap of the admin", True))
     for flag, what, needed in needs:
