@@ -51,17 +51,19 @@ def validate(options: Options) -> tuple[Spec, StackGraph]:
     return _load(options, read_secrets=False)
 
 
-def _load(options: Options, read_secrets: bool = True) -> tuple[Spec, StackGraph]:
-    spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=read_secrets)
+def _load(options: Options, read_secrets: bool = True, generate: bool = True) -> tuple[Spec, StackGraph]:
+    spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=read_secrets,
+                     generate=generate)
     options.masker.add(*spec.secret_values)
     return spec, build_graph(spec)
 
 
-def _load_for_destroy(options: Options) -> tuple[Spec, StackGraph]:
-    """Destroy reads the secrets it can (a Quay admin signs in with one; relayed text is masked with
-    them) and goes on without them when some are missing (what needs them then fails clearly)."""
+def _load_readable(options: Options) -> tuple[Spec, StackGraph]:
+    """Destroy and show read the secrets they can (a Quay admin signs in with one; relayed text is
+    masked with them) and go on without them when some are missing (what needs them then fails
+    clearly). They never generate one: a new admin password would only lock quayform out."""
     try:
-        return _load(options)
+        return _load(options, generate=False)
     except SpecError:
         return _load(options, read_secrets=False)
 
@@ -100,23 +102,26 @@ def desired_state(spec: Spec, ctx: Ctx) -> dict[Address, Desired]:
     return {Address(kind.section, key): kind.desired(spec, key, ctx) for kind in REGISTRY for key in kind.items(spec)}
 
 
-def settled(desired: dict[Address, Desired], matched: Mapping[Address, Any]) -> dict[Address, Desired]:
+def settled(desired: dict[Address, Desired], matched: Mapping[Address, Any],
+            remade: frozenset[Address] = frozenset()) -> dict[Address, Desired]:
     """Fill in the values known only once other resources exist (a robot's token) from what was read
-    back; what is still to be created stays unknown in the forms, and is settled by apply."""
+    back; what is still to be created, or is to be `remade` (replaced: a new robot has a new token),
+    stays unknown in the forms, and is settled by apply."""
     from dataclasses import replace
 
     from quayform.later import settle
 
-    values = _values(matched)
+    values = {k: v for k, v in _values(matched).items() if k[0] not in remade}
     lookup = lambda ref: values.get((ref.address, ref.attr))  # noqa: E731
     return {a: replace(d, form=settle(d.form, lookup), payload=settle(d.payload, lookup, unknown=None))
             for a, d in desired.items()}
 
 
-def settled_outputs(outputs: Mapping[str, Any], matched: Mapping[Address, Any]) -> dict[str, Any]:
+def settled_outputs(outputs: Mapping[str, Any], matched: Mapping[Address, Any],
+                    remade: frozenset[Address] = frozenset()) -> dict[str, Any]:
     from quayform.later import settle
 
-    values = _values(matched)
+    values = {k: v for k, v in _values(matched).items() if k[0] not in remade}
     return dict(settle(dict(outputs), lambda ref: values.get((ref.address, ref.attr))))
 
 
@@ -148,16 +153,22 @@ def make_plan(options: Options) -> Plan:
     live = _observe(spec, ctx, Connections())
     desired = desired_state(spec, ctx)
     matched = identify(desired, live.objects, REGISTRY, spec.stack)
-    desired = settled(desired, matched)
-    options.masker.add_from(list(desired.values()))
-    options.masker.add_from([o.form for o in live.ours()])
-    conflicts = [p for kind in REGISTRY for p in kind.conflicts(spec, desired, live.objects, spec.stack)]
-    if conflicts:
-        raise PlanError("\n".join(conflicts))
-    unreadable = {where: exc.reason for where, exc in live.unavailable.items() if not exc.quiet}
-    changes, kept = diff_stack(desired, matched, policies(), replace, unreadable)
+    unsettled, remade = desired, frozenset()
+    while True:  # a replaced resource's values are unknown until apply: what uses them is compared again
+        desired = settled(unsettled, matched, remade)
+        options.masker.add_from(list(desired.values()))
+        options.masker.add_from([o.form for o in live.ours()])
+        conflicts = [p for kind in REGISTRY for p in kind.conflicts(spec, desired, live.objects, spec.stack)]
+        if conflicts:
+            raise PlanError("\n".join(conflicts))
+        unreadable = {where: exc.reason for where, exc in live.unavailable.items() if not exc.quiet}
+        changes, kept = diff_stack(desired, matched, policies(), replace, unreadable)
+        replaced = frozenset(c.address for c in changes if c.action.is_replace)
+        if replaced <= remade:
+            break
+        remade = remade | replaced
     prerequisites = [p for d in desired.values() for p in d.prerequisites]
-    plan = build_plan(spec.stack, changes, kept, graph, prerequisites, settled_outputs(spec.outputs, matched))
+    plan = build_plan(spec.stack, changes, kept, graph, prerequisites, settled_outputs(spec.outputs, matched, remade))
     plan.desired_forms = {a: d.form for a, d in desired.items()}
     plan.live_forms = {c.address: c.before for c in changes if c.before is not None}
     plan.live_forms.update({a: o.form for a, o in matched.items() if a not in plan.live_forms})
@@ -176,7 +187,7 @@ def _stack_objects(spec: Spec, detail: bool) -> dict[Address, Any]:
 
 def make_destroy_plan(options: Options) -> Plan:
     """Delete every object labelled with the spec's stack; needs no secrets."""
-    spec, graph = _load_for_destroy(options)
+    spec, graph = _load_readable(options)
     plan = build_destroy_plan(spec.stack, _stack_objects(spec, detail=False), graph, options.release)
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
     declared = {Address(k.section, key): item.lifecycle.prevent_destroy for k in REGISTRY
@@ -273,8 +284,8 @@ def import_resource(options: Options, address_text: str, name: str) -> str:
 
 
 def live_resources(options: Options) -> tuple[str, list[Any]]:
-    """Every object of the stack as the engine (and PostgreSQL) has it, for `show`."""
-    spec = load_spec(options.spec_path, options.variables, options.environ, read_secrets=False)
+    """Every object of the stack as the engine (PostgreSQL, Quay) has it, for `show`."""
+    spec, _ = _load_readable(options)
     objects = _stack_objects(spec, detail=True)
     return spec.stack, [objects[a] for a in sorted(objects)]
 

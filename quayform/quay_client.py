@@ -30,7 +30,8 @@ TIMEOUT = 60.0
 POOL = 4  # connections per instance: reads of a stack's contents go out in parallel
 SESSION_COOKIE = "_csrf_token"  # what Quay calls its Flask session cookie
 
-# Copies what arrives on stdin to 127.0.0.1:PORT and what comes back to stdout, until either side ends.
+# Copies what arrives on stdin to 127.0.0.1:PORT and what comes back to stdout, until the server
+# closes the connection (Quay's nginx closes it after many API answers: `Connection: close`).
 RELAY = ("import socket,sys,threading\n"
          "s=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n"
          "def up():\n"
@@ -43,7 +44,9 @@ RELAY = ("import socket,sys,threading\n"
          "while True:\n"
          " b=s.recv(65536)\n"
          " if not b: break\n"
-         " sys.stdout.buffer.write(b); sys.stdout.buffer.flush()\n")
+         " sys.stdout.buffer.write(b); sys.stdout.buffer.flush()\n"
+         "import os\n"
+         "os._exit(0)\n")  # at once: a reader thread still blocked on stdin would hold up a normal exit
 
 
 class QuayError(EngineError):
@@ -136,6 +139,10 @@ class _RelayConnection:
         response.begin()
         return response
 
+    def reusable(self, response: http.client.HTTPResponse) -> bool:
+        """After `Connection: close` the relay has ended: the next request needs a new one."""
+        return not response.will_close
+
     def close(self) -> None:
         try:
             self.sock.close()
@@ -172,6 +179,9 @@ class _DirectConnection:
         self.conn.request(method, path, body=data, headers=headers)
         return self.conn.getresponse()
 
+    def reusable(self, response: http.client.HTTPResponse) -> bool:
+        return True  # http.client connects again itself after `Connection: close`
+
     def close(self) -> None:
         self.conn.close()
 
@@ -193,9 +203,9 @@ class QuaySession:
         self.calls = 0
 
     # -- transport -----------------------------------------------------------------------------
-    def _connection(self) -> Any:
+    def _connection(self, fresh: bool = False) -> Any:
         with self._lock:
-            if self._idle:
+            if self._idle and not fresh:
                 return self._idle.pop()
         if self.target.url:
             host, _, port = self.target.url.split("://", 1)[-1].rstrip("/").partition(":")
@@ -213,7 +223,7 @@ class QuaySession:
             sent["Cookie"] = f"{SESSION_COOKIE}={self._cookie}"
         sent.update(headers or {})
         for attempt in range(2):
-            connection = self._connection()
+            connection = self._connection(fresh=attempt > 0)
             try:
                 response = connection.exchange(method, path, data, sent)
                 payload = response.read()
@@ -223,7 +233,10 @@ class QuaySession:
                     continue  # a keep-alive connection the server had closed: once more on a new one
                 raise EngineError(f"quay.{self.target.key}: {method} {path} failed: {exc}") from None
             with self._lock:
-                self._idle.append(connection)
+                if connection.reusable(response):
+                    self._idle.append(connection)
+                else:
+                    connection.close()
                 self.calls += 1
             self._remember_cookie(response.headers.get_all("Set-Cookie") or [])
             return response.status, dict(response.headers.items()), payload
@@ -237,15 +250,20 @@ class QuaySession:
                 self._cookie = cookie[SESSION_COOKIE].value
 
     # -- signing in ----------------------------------------------------------------------------
-    def sign_in(self) -> None:
+    def sign_in(self, write: bool = False) -> None:
+        """Sign in as the admin. Only a write (apply) may create the admin on an empty Quay: a read
+        (plan) there raises TargetUnavailable, so the plan shows everything as still to be made."""
         with self._sign_in_lock:
-            self._sign_in()
+            self._sign_in(write)
 
-    def _sign_in(self) -> None:
+    def _sign_in(self, write: bool) -> None:
         with self._lock:
             if self._signed_in:
                 return
         admin = self.target
+        if not admin.admin_password.reveal():  # its secret was not read: a failed sign-in would only count
+            raise TargetUnavailable(f"the password of its admin {admin.admin_user} is not known here (its secret "
+                                    "could not be read)")
         status, _, body = self._raw("GET", "/csrf_token")
         if status != 200:
             raise QuayError(f"quay.{admin.key}: GET /csrf_token answered {status}", status)
@@ -253,7 +271,7 @@ class QuaySession:
         credentials = {"username": admin.admin_user, "password": admin.admin_password.reveal()}
         status, headers, body = self._raw("POST", "/api/v1/signin", credentials, {"X-CSRF-Token": first})
         if status == 403 and b"invalidCredentials" in body:
-            status, headers, body = self._initialize()
+            status, headers, body = self._no_such_admin(write)
         if status == 429:
             raise QuayError(f"quay.{admin.key}: Quay throttles sign-ins for {admin.admin_user} after failed "
                             "attempts; wait a little and run again", status)
@@ -263,6 +281,22 @@ class QuaySession:
         with self._lock:
             self._signed_in = True
 
+    def _no_such_admin(self, write: bool) -> tuple[int, dict[str, str], bytes]:
+        """The sign-in was refused: a wrong password, or no such user yet (then, on an empty Quay and
+        when the spec allows it, apply creates the admin as the first user)."""
+        admin = self.target
+        status, _, _ = self._raw("GET", f"/api/v1/users/{admin.admin_user}")  # public: 404 when there is none
+        if status != 404:
+            raise QuayError(f"quay.{admin.key}: cannot sign in as {admin.admin_user}: Quay refuses the password in "
+                            "the spec (it is not that user's password)", 403)
+        if not admin.admin_bootstrap:
+            raise QuayError(f"quay.{admin.key}: Quay has no user {admin.admin_user} and admin.bootstrap is off: "
+                            "create that user in Quay (a superuser), or turn bootstrap on for an empty Quay", 403)
+        if not write:
+            raise TargetUnavailable(f"Quay has no user {admin.admin_user} yet; apply creates it as Quay's first "
+                                    "user, then everything in it")
+        return self._initialize()
+
     def _initialize(self) -> tuple[int, dict[str, str], bytes]:
         """First run on an empty Quay: create the admin as its first user (FEATURE_USER_INITIALIZE)."""
         admin = self.target
@@ -270,15 +304,19 @@ class QuaySession:
                 "access_token": False}
         status, headers, payload = self._raw("POST", "/api/v1/user/initialize", body)
         if status == 400 and b"non-empty" in payload:
-            return 403, {}, json.dumps({"message": "Quay already has users and rejects the admin's password (the "
-                                                   "password in the spec is not the admin's)"}).encode()
+            raise QuayError(f"quay.{admin.key}: Quay has users but no {admin.admin_user}, and only an empty Quay "
+                            "can be given its first user: create that user in Quay (a superuser listed in "
+                            "SUPER_USERS), or name an existing one as the admin", 400)
+        if status == 404:
+            raise QuayError(f"quay.{admin.key}: Quay does not offer /api/v1/user/initialize: turn "
+                            "FEATURE_USER_INITIALIZE on in its config.yaml to let quayform create the admin", 404)
         return status, headers, payload
 
     # -- requests ------------------------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204),
              missing: tuple[int, ...] = ()) -> Any:
         """The JSON (or text) Quay answers; None for a status in `missing`; QuayError otherwise."""
-        self.sign_in()
+        self.sign_in(write=method != "GET")
         headers = {"X-CSRF-Token": self._csrf} if method != "GET" else {}
         status, _, payload = self._raw(method, "/api/v1" + path, body, headers)
         if status in missing:

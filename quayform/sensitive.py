@@ -79,7 +79,10 @@ def sensitive_values(value: Any) -> list[str]:
     seen: set[int] = set()
 
     def walk(item: Any) -> None:
-        if isinstance(item, Sensitive):
+        if isinstance(item, Sensitive) and hasattr(item, "parts"):  # a Later: only its known parts have values
+            for part in item.parts:
+                walk(part)
+        elif isinstance(item, Sensitive):
             found.append(item.reveal())
         elif isinstance(item, dict):
             for child in item.values():

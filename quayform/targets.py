@@ -71,6 +71,7 @@ class QuayTarget:
     url: str | None = None
     port: int = 8080
     engine: EngineTarget = DEFAULT_ENGINE
+    admin_bootstrap: bool = True  # the admin may be created as Quay's first user (apply only)
     organizations: tuple[str, ...] = ()  # the spec's organizations on it, read in full
     repositories: tuple[str, ...] = ()  # the spec's repositories on it ("org/name"), read in full
 

@@ -218,8 +218,10 @@ class Kind:
 
     def clash(self, address: Address, other: LiveObject, stack: str) -> str:
         """Why the spec cannot have `address`: `other` already has its name and is not the stack's."""
-        return (f"{address}: a {self.noun} named {other.name!r} already exists and is not managed by stack "
-                f"{stack!r} (remove or rename it, or set another name in the spec{self.clash_hint(address, other)})")
+        whose = f"belongs to stack {other.owner!r}" if other.owner and other.owner != stack else \
+            f"is not managed by stack {stack!r}"
+        return (f"{address}: a {self.noun} named {other.name!r} already exists and {whose} (remove or rename it, "
+                f"or set another name in the spec{self.clash_hint(address, other)})")
 
     def clash_hint(self, address: Address, other: LiveObject) -> str:
         return ""

@@ -7,7 +7,7 @@ its `check` hook, and so does each section that names where resources live (`pos
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from quayform.errors import SpecProblem
 from quayform.kinds import REGISTRY, TARGET_SECTIONS
@@ -22,12 +22,23 @@ def _name_clashes(spec: Spec, report: Report) -> None:
     for kind in REGISTRY:
         owners: dict[tuple, str] = {}
         for key in kind.items(spec):
-            scope, name = kind.name_scope(spec, key), kind.name_of(spec, key)
+            try:
+                scope, name = kind.name_scope(spec, key), kind.name_of(spec, key)
+            except KeyError:  # it names something the spec lacks: the kind's own check reports that
+                continue
             other = owners.setdefault((scope, name), key)
             if other != key:
-                where = f" on server {scope[1]!r}" if isinstance(scope, tuple) else ""
+                where = _scope_text(scope)
                 report((kind.section, key), f"{kind.section}.{key} and {kind.section}.{other} both use the name "
                                             f"{name!r}{where}")
+
+
+def _scope_text(scope: Any) -> str:
+    """("postgres", "main") -> " on postgres.main"; ("quay", "main", "acme") -> " in 'acme' on quay.main"."""
+    if not isinstance(scope, tuple) or len(scope) < 2:
+        return ""
+    inside = f" in {scope[2]!r}" if len(scope) > 2 else ""
+    return f"{inside} on {scope[0]}.{scope[1]}"
 
 
 def _lifecycles(spec: Spec, report: Report) -> None:

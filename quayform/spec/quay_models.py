@@ -18,9 +18,18 @@ from quayform.spec.model_base import Duration, Key, Lifecycle, Model, SecretText
 NAMESPACE_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 REPOSITORY_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
 ROBOT_PATTERN = r"^[a-z][a-z0-9_]{1,254}$"
-TEAM_PATTERN = r"^[a-z][a-z0-9]+$"
+TEAM_PATTERN = NAMESPACE_PATTERN  # Quay checks team names as it checks namespaces
 
-Namespace = Annotated[str, Field(pattern=NAMESPACE_PATTERN, max_length=255)]
+Namespace = Annotated[str, Field(pattern=NAMESPACE_PATTERN, min_length=2, max_length=255)]
+
+# What Quay accepts as the name of each kind: (pattern, shortest, longest). A name left out is the
+# key, checked against the same rule by the kind (quayform.kinds.quay.QuayKind.check).
+NAME_RULES = {
+    "organizations": (NAMESPACE_PATTERN, 2, 255),
+    "robots": (ROBOT_PATTERN, 2, 255),
+    "teams": (TEAM_PATTERN, 2, 255),
+    "repositories": (REPOSITORY_PATTERN, 1, 255),
+}
 Role = Literal["read", "write", "admin"]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]i?B|B)?\s*$", re.IGNORECASE)
@@ -112,7 +121,7 @@ class Organization(Model):
     email: Text | None = None
     tag_expiration: Period | None = None  # Quay's window to restore deleted tags (one of TAG_EXPIRATION_OPTIONS)
     quota: Quota | None = None
-    auto_prune: list[AutoPrune] = Field(default_factory=list)
+    auto_prune: list[AutoPrune] | None = None  # left out: not managed; [] means none
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
@@ -130,7 +139,7 @@ class Repository(Model):
     visibility: Literal["private", "public"] = "private"
     description: Text = ""
     permissions: Permissions = Field(default_factory=Permissions)
-    auto_prune: list[AutoPrune] = Field(default_factory=list)
+    auto_prune: list[AutoPrune] | None = None  # left out: not managed; [] means none
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
@@ -148,7 +157,7 @@ class Members(Model):
 
 class Team(Model):
     organization: Key
-    name: Annotated[str, Field(pattern=TEAM_PATTERN, max_length=255)] | None = None
+    name: Annotated[str, Field(pattern=TEAM_PATTERN, min_length=2, max_length=255)] | None = None
     role: Literal["member", "creator", "admin"] = "member"
     description: Text = ""
     members: Members = Field(default_factory=Members)

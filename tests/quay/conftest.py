@@ -123,11 +123,13 @@ class QuayInstance:
         """A call as the admin, for tests that play 'someone changed it in Quay's UI'."""
         return admin_session(self).call(method, path, body)
 
-    def spec_header(self) -> str:
-        """The `quay:` section a test's spec uses to manage contents of this instance."""
+    def spec_header(self, secrets: str = "") -> str:
+        """The `quay:` section a test's spec uses to manage contents of this instance (with more
+        `secrets:` entries, one per line, when the test needs them)."""
         return textwrap.dedent(f"""\
             secrets:
               quay_admin: {{env: QF_QUAY_ADMIN}}
+            """) + textwrap.indent(textwrap.dedent(secrets), "  ") + textwrap.dedent(f"""\
             quay:
               main:
                 url: {self.url}
@@ -207,8 +209,8 @@ def quay(quay_instance: QuayInstance, tmp_path: Path, stack: str):
     class QuayStack(Stack):
         organization = f"o{uuid.uuid4().hex[:10]}"
 
-        def write(self, body: str) -> "QuayStack":  # type: ignore[override]
-            super().write(quay_instance.spec_header() + textwrap.dedent(body))
+        def write(self, body: str, secrets: str = "") -> "QuayStack":  # type: ignore[override]
+            super().write(quay_instance.spec_header(secrets) + textwrap.dedent(body))
             return self
 
     yield QuayStack(tmp_path, stack, quay_instance.environ())

@@ -31,6 +31,7 @@ READ_THREADS = 4
 LEDGER = L.PREFIX + "ledger"
 GENERATION = L.PREFIX + "generation"
 INSTANCE = L.PREFIX + "quay"
+QUAY_AT = L.PREFIX + "quay-at"  # the Quay a ledger is about (its container or url), the same in every stack
 
 
 # -- instances -----------------------------------------------------------------------------------
@@ -61,7 +62,8 @@ def quay_target(spec: Any, key: str, name_of: Any) -> QuayTarget:
     container = name_of(Address("containers", quay.container)) if quay.container else ""
     url = quay.url.rstrip("/") if quay.url else _published_url(spec, quay.container, quay.port)
     return QuayTarget(key, spec.stack, container, quay.admin.username, quay.admin.email, quay.admin.password, url,
-                      quay.port, DEFAULT_ENGINE, tuple(sorted(organizations.values())), repositories)
+                      quay.port, DEFAULT_ENGINE, quay.admin.bootstrap, tuple(sorted(organizations.values())),
+                      repositories)
 
 
 def check_instances(spec: Any, report: Any) -> None:
@@ -96,6 +98,39 @@ def ledger(session: Any) -> dict[str, dict[str, Any]]:
     return _ledger_state(session)["entries"]
 
 
+def quay_at(target: Any) -> str:
+    return target.container or target.url or ""
+
+
+class Entries(dict):
+    """The stack's ledger, and what other stacks' ledgers on the same Quay claim: (section, id) -> stack."""
+
+    def __init__(self, entries: Mapping[str, Any], foreign: Mapping[tuple[str, str], str]):
+        super().__init__(entries)
+        self.foreign = dict(foreign)
+
+
+def foreign_ledgers(session: Any) -> dict[tuple[str, str], str]:
+    """What the other stacks that manage objects in this Quay own, from their newest ledgers: an object
+    one of them owns is never adopted (it is a clash, like a container of another stack)."""
+    def read() -> dict[tuple[str, str], str]:
+        target, newest = session.target, {}
+        for volume in list_volumes(session.engine):
+            labels = volume.get("Labels") or {}
+            if labels.get(L.MARKER) != "ledger" or labels.get(L.STACK) == target.stack \
+                    or labels.get(QUAY_AT) != quay_at(target):
+                continue
+            mark = (labels.get(L.STACK), labels.get(INSTANCE))
+            if int(labels.get(GENERATION, 0)) >= int((newest.get(mark) or {}).get(GENERATION, 0)):
+                newest[mark] = labels
+        owned = {}
+        for (stack, _), labels in newest.items():
+            for address, entry in json.loads(labels.get(LEDGER, "{}")).items():
+                owned[(address.split(".")[0], str(entry.get("id")))] = stack
+        return owned
+    return session.memo("foreign-ledgers", read)
+
+
 def record(session: Any, address: Address, entry: dict[str, Any] | None) -> None:
     """Note (or, with None, forget) that `address` is the stack's: write the next ledger generation,
     then remove the older ones. Changes on an instance run one at a time, so writes never race."""
@@ -114,7 +149,7 @@ def record(session: Any, address: Address, entry: dict[str, Any] | None) -> None
         if entries:
             engine.api.create_volume(name=name, labels={
                 L.STACK: target.stack, L.MARKER: "ledger", INSTANCE: target.key, GENERATION: str(generation),
-                LEDGER: json.dumps(entries, sort_keys=True)})
+                QUAY_AT: quay_at(target), LEDGER: json.dumps(entries, sort_keys=True)})
         for old in state["volumes"]:
             engine.api.remove_volume(old)
     state.update(entries=entries, generation=generation, volumes=[name] if entries else [])
@@ -254,6 +289,21 @@ class QuayKind(Kind):
     def default_name(self, stack: str, key: str) -> str:
         return key
 
+    def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        """A name the key gives (no `name:`) must be one Quay accepts, as a written one must."""
+        import re
+
+        from quayform.spec.quay_models import NAME_RULES
+
+        if self.section not in NAME_RULES:
+            return
+        pattern, shortest, longest = NAME_RULES[self.section]
+        for key, item in self.items(spec).items():
+            if item.name is None and not (re.match(pattern, key) and shortest <= len(key) <= longest):
+                report((self.section, key), f"the key is its name in Quay, and Quay does not accept {key!r} "
+                                            f"(lower-case, pattern {pattern}, {shortest} to {longest} characters): "
+                                            "give it a `name:` Quay accepts")
+
     def instance_of(self, spec: Any, key: str) -> str:
         return instance_key(spec, self.organization_key(spec, key))
 
@@ -280,7 +330,7 @@ class QuayKind(Kind):
 
     def list_live(self, session: Any, stack: str, detail: bool) -> Iterable[Any]:
         """This kind's part of the instance's one read, each with the ledger it is judged by."""
-        entries = ledger(session)
+        entries = Entries(ledger(session), foreign_ledgers(session))
         return [(item, entries) for item in contents(session)[self.section]]
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
@@ -293,18 +343,25 @@ class QuayKind(Kind):
     def live_object(self, entries: Mapping[str, dict[str, Any]], target: Any, name: str, oid: str,
                     form: dict[str, Any], payload: Any = None) -> LiveObject:
         """A read object, the stack's when the ledger names it (matched by its Quay id)."""
-        address = next((Address.parse(a) for a, entry in entries.items()
-                        if a.startswith(self.section + ".") and entry.get("id") == oid), None)
-        owner = target.stack if address is not None else None
-        return LiveObject(self.section, address, name, oid, {**form, "owned_by": owner}, payload, owner, False,
+        address, guarded = next(((Address.parse(a), bool(entry.get("guarded"))) for a, entry in entries.items()
+                                 if a.startswith(self.section + ".") and entry.get("id") == oid), (None, False))
+        owner = target.stack if address is not None else getattr(entries, "foreign", {}).get((self.section, oid))
+        return LiveObject(self.section, address, name, oid, {**form, "owned_by": owner}, payload, owner, guarded,
                           target)
 
     def ledger_entry(self, change: Change, quay_id: str | None) -> dict[str, Any]:
-        """What the ledger keeps of an object: its Quay id (how it is found again) and its name."""
-        return {"id": quay_id or change.live_id or (change.after or {}).get("name"), "name": change.name}
+        """What the ledger keeps of an object: its Quay id (how it is found again), its name, and
+        prevent_destroy (which goes on guarding it once it has left the spec)."""
+        entry = {"id": quay_id or change.live_id or (change.after or {}).get("name"), "name": change.name}
+        if change.lifecycle.prevent_destroy:
+            entry["guarded"] = True
+        return entry
 
     def session(self, connection: Any) -> Any:
+        """The instance's session for a change (apply): Quay answers, and the admin exists (made now
+        on an empty Quay) and is signed in."""
         connection.ready()
+        connection.sign_in(write=True)
         return connection
 
     def create(self, change: Change, session: Any) -> str | None:

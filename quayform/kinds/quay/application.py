@@ -58,6 +58,7 @@ class ApplicationKind(QuayKind):
         yield Address("organizations", item.organization), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, item in spec.applications.items():
             if item.organization not in spec.organizations:
                 report((self.section, key, "organization"), f"is in organizations.{item.organization}, which is not "

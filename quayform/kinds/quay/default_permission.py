@@ -60,6 +60,7 @@ class DefaultPermissionKind(QuayKind):
             yield Address("robots", item.robot), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, item in spec.default_permissions.items():
             if item.organization not in spec.organizations:
                 report((self.section, key, "organization"), f"is in organizations.{item.organization}, which is not "

@@ -31,6 +31,13 @@ def _digest(password: Sensitive, salt: str | None = None) -> dict[str, str]:
     return {"salt": salt, "digest": slow_digest(password.reveal(), bytes.fromhex(salt))}
 
 
+def _secret(password: Any) -> Any:
+    """The spec's password as a secret, written in the spec or from `secrets:` (it is write-only in Quay)."""
+    if password is None:
+        return UNKNOWN
+    return password if isinstance(password, Sensitive) else Sensitive(str(password))
+
+
 def judge_password(desired: Any, live: Mapping[str, Any], payload: Any) -> Any:
     """The desired password if the ledger's digest was made from it, else a value that differs."""
     if not isinstance(desired, Sensitive):
@@ -112,6 +119,7 @@ class MirrorKind(QuayKind):
         yield Address("robots", item.robot), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         seen: dict[str, str] = {}
         for key, item in spec.mirrors.items():
             repository = spec.repositories.get(item.repository)
@@ -152,7 +160,7 @@ class MirrorKind(QuayKind):
         item = spec.mirrors[key]
         form = {"name": self.name_of(spec, key), "upstream": item.upstream, "tags": sorted(item.tags),
                 "robot": ctx.name_of(Address("robots", item.robot)), "interval": item.interval // 1_000_000_000,
-                "username": item.username, "password": item.password if item.password is not None else UNKNOWN,
+                "username": item.username, "password": _secret(item.password),
                 "verify_tls": item.verify_tls, "unsigned_images": item.unsigned_images, "enabled": item.enabled,
                 "timeout": item.timeout // 1_000_000_000, "owned_by": spec.stack}
         return Desired(form, item.start, lifecycle_of(item), self.target_of(spec, key, ctx))

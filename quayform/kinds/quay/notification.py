@@ -46,6 +46,7 @@ class NotificationKind(QuayKind):
         yield Address("repositories", item.repository), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, item in spec.notifications.items():
             if item.repository not in spec.repositories:
                 report((self.section, key, "repository"), f"is on repositories.{item.repository}, which is not in "

@@ -83,6 +83,7 @@ class OrganizationKind(QuayKind):
         return ("quay", self.instance_of(spec, key))
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, organization in spec.organizations.items():
             if organization.quay is not None and organization.quay not in spec.quay:
                 report(("organizations", key, "quay"), f"names quay.{organization.quay}, which is not in the spec")

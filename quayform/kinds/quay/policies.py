@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from quayform.changes import Change
+from quayform.changes import UNKNOWN, Change
 
 
 def _policy(method: str, value: Any, pattern: str | None, matches: bool) -> dict[str, Any]:
@@ -12,7 +12,10 @@ def _policy(method: str, value: Any, pattern: str | None, matches: bool) -> dict
             "tag_pattern_matches": bool(matches) if pattern else True}
 
 
-def auto_prune_form(policies: Iterable[Any]) -> list[dict[str, Any]]:
+def auto_prune_form(policies: Iterable[Any] | None) -> Any:
+    """The spec's policies, compared as an exact set; left out (None) they are not managed at all."""
+    if policies is None:
+        return UNKNOWN
     forms = [_policy(p.method, p.value, p.tag_pattern, p.tag_pattern_matches) for p in policies]
     return sorted(forms, key=lambda f: (f["method"], f["value"], f["tag_pattern"] or ""))
 
@@ -25,7 +28,9 @@ def live_auto_prune(policies: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sync_auto_prune(session: Any, collection: str, change: Change) -> None:
     """Delete the policies the spec does not list, create the ones Quay lacks (Quay refuses duplicates)."""
-    want = (change.after or {}).get("auto_prune") or []
+    want = (change.after or {}).get("auto_prune")
+    if want is None or want == UNKNOWN:
+        return
     have = (session.get(collection) or {}).get("policies") or []
     kept = []
     for policy in have:

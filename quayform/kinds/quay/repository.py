@@ -3,7 +3,8 @@
 All of it is changed in place. Permissions are an exact set over users, the spec's robots and
 the spec's teams; the admin permission Quay gives the creator is removed when the repository
 is created (quayform's admin is a superuser and needs none), and the write permission Quay
-gives a mirror's robot counts as declared. A repository that holds images
+gives a mirror's robot, and what the spec's default permissions of its organization give it,
+count as declared. A repository that holds images
 is data: never deleted implicitly (removed from the spec, or by destroy) unless `destroy
 --repositories` releases it. A repository with a mirror is in state MIRROR.
 """
@@ -18,6 +19,28 @@ from quayform.kinds.base import Ctx, Rules, replace, update
 from quayform.kinds.engine_kind import lifecycle_of
 from quayform.kinds.quay import OWNED_BY, QuayKind, record
 from quayform.kinds.quay.policies import auto_prune_form, live_auto_prune, sync_auto_prune
+
+
+def _defaults_for(spec: Any, key: str) -> list[Any]:
+    """The spec's default permissions that Quay applies to this repository when quayform creates it:
+    those of its organization for any creator, or for the admin quayform works as. They count as
+    declared (an explicit permission for the same user, robot or team wins)."""
+    repository = spec.repositories[key]
+    organization = spec.organizations.get(repository.organization)
+    if organization is None:
+        return []
+    instance = spec.quay.get(organization.quay or next(iter(spec.quay), ""))
+    admin = instance.admin.username if instance is not None else None
+    return [d for d in spec.default_permissions.values()
+            if d.organization == repository.organization and d.activating_user in (None, admin)]
+
+
+def _delegate_key(granted: Any, name_of: Any) -> str:
+    if granted.team is not None:
+        return f"team:{name_of(Address('teams', granted.team)).split('/')[-1]}"
+    if granted.robot is not None:
+        return f"robot:{name_of(Address('robots', granted.robot))}"
+    return f"user:{granted.user}"
 
 
 def permission_form(spec: Any, repository: Any, name_of: Any) -> dict[str, str]:
@@ -92,8 +115,16 @@ class RepositoryKind(QuayKind):
             yield Address("robots", robot), ()
         for team in item.permissions.teams:
             yield Address("teams", team), ()
+        for mirror in spec.mirrors.values():  # the mirror's robot gets write access when the repository is made
+            if mirror.repository == key:
+                yield Address("robots", mirror.robot), ()
+        for granted in _defaults_for(spec, key):
+            for section, delegate in (("robots", granted.robot), ("teams", granted.team)):
+                if delegate is not None:
+                    yield Address(section, delegate), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, repository in spec.repositories.items():
             if repository.organization not in spec.organizations:
                 report(("repositories", key, "organization"),
@@ -129,6 +160,8 @@ class RepositoryKind(QuayKind):
         permissions = permission_form(spec, repository, ctx.name_of)
         for mirror in mirrors:  # Quay gives a mirror's robot write access to the repository it fills
             permissions.setdefault(f"robot:{ctx.name_of(Address('robots', mirror.robot))}", "write")
+        for granted in _defaults_for(spec, key):  # what the organization's default permissions give it
+            permissions.setdefault(_delegate_key(granted, ctx.name_of), granted.role)
         form = {"name": self.name_of(spec, key), "visibility": repository.visibility,
                 "description": repository.description, "state": "MIRROR" if mirrors else "NORMAL",
                 "permissions": permissions,
@@ -143,8 +176,7 @@ class RepositoryKind(QuayKind):
                                              "visibility": form["visibility"], "description": form["description"]})
         record(session, change.address, self.ledger_entry(change, form["name"]))
         _sync_permissions(self, change, session)  # the admin permission Quay gave the creator goes too
-        if form["auto_prune"]:
-            _sync_auto_prune(self, change, session)
+        _sync_auto_prune(self, change, session)  # only when the spec lists policies
 
     def delete(self, change: Change, session: Any, release: frozenset[str]) -> None:
         session = self.session(session)

@@ -52,6 +52,7 @@ class RobotKind(QuayKind):
         yield Address("organizations", item.organization), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, robot in spec.robots.items():
             if robot.organization not in spec.organizations:
                 report(("robots", key, "organization"), f"is in organizations.{robot.organization}, which is not in "

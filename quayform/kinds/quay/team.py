@@ -39,6 +39,9 @@ def _sync_members(kind: Any, change: Change, session: Any) -> None:
         session.call("PUT", f"{_path(form['name'])}/members/{member}")
 
 
+OWNERS = "owners"  # every organization's administrators; Quay makes it with the organization
+
+
 class TeamKind(QuayKind):
     section = "teams"
     noun = "team"
@@ -63,7 +66,12 @@ class TeamKind(QuayKind):
             yield Address("robots", robot), ()
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
+        super().check(spec, ctx, report)
         for key, team in spec.teams.items():
+            if (team.name or key) == OWNERS:
+                report(("teams", key), "'owners' is the team Quay keeps for an organization's administrators; "
+                                       "quayform does not manage it (an exact member list could lock the admin "
+                                       "out): give the team another name")
             if team.organization not in spec.organizations:
                 report(("teams", key, "organization"), f"is in organizations.{team.organization}, which is not in "
                                                        "the spec")
