@@ -198,7 +198,16 @@ def _run(ctx: click.Context, obj: Context, the_plan: Any, options: Any, auto_app
     if result.errors:
         ctx.exit(EXIT_ERROR)
     if not the_plan.destroy:
-        render_outputs(the_plan.outputs, out)
+        render_outputs(_known_now(the_plan.outputs), out)
+
+
+def _known_now(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs after a successful apply: what the plan could not know yet (a new robot's token) exists
+    now, and such values are all secrets (`output NAME -raw` prints one)."""
+    from quayform.changes import UNKNOWN
+    from quayform.sensitive import Sensitive
+
+    return {name: Sensitive("") if value == UNKNOWN else value for name, value in outputs.items()}
 
 
 LOCK_TIMEOUT = click.option("--lock-timeout", default="0s", show_default=True, metavar="DURATION",

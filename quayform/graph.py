@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from quayform.address import Address
 from quayform.errors import CycleError, SpecProblem
-from quayform.kinds import REGISTRY
+from quayform.kinds import REGISTRY, TARGET_SECTIONS
 from quayform.spec.models import Spec
 
 if TYPE_CHECKING:
@@ -111,6 +111,9 @@ def build_graph(spec: Spec) -> StackGraph:
             me = Address(kind.section, key)
             for dependency, path in kind.edges(spec, key, item):
                 origins.setdefault((dependency, me), path)
+    for section in TARGET_SECTIONS.values():  # e.g. a Quay container needs the database its config names
+        for dependency, dependent, path in section.edges(spec):
+            origins.setdefault((dependency, dependent), path)
     for dependency, dependent in spec.ref_edges:
         origins.setdefault((Address.parse(dependency), Address.parse(dependent)), ())
     known = set(nodes)

@@ -177,18 +177,22 @@ def make_plan(options: Options) -> Plan:
     return plan
 
 
-def _stack_objects(spec: Spec, detail: bool) -> dict[Address, Any]:
-    """Every object of the stack where it lives (destroy, show)."""
+def _stack_objects(spec: Spec, detail: bool) -> tuple[dict[Address, Any], list[str]]:
+    """Every object of the stack where it lives (destroy, show), and where it could not be read."""
     from quayform.identify import identify
 
     live = _observe(spec, context(spec), Connections(), detail=detail)
-    return identify({}, live.objects, REGISTRY, spec.stack)
+    unread = sorted({f"{target}: {exc.reason}; what lives there is left as it is"
+                     for (_, target), exc in live.unavailable.items() if not exc.quiet})
+    return identify({}, live.objects, REGISTRY, spec.stack), unread
 
 
 def make_destroy_plan(options: Options) -> Plan:
     """Delete every object labelled with the spec's stack; needs no secrets."""
     spec, graph = _load_readable(options)
-    plan = build_destroy_plan(spec.stack, _stack_objects(spec, detail=False), graph, options.release)
+    objects, unread = _stack_objects(spec, detail=False)
+    plan = build_destroy_plan(spec.stack, objects, graph, options.release)
+    plan.notes = unread
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
     declared = {Address(k.section, key): item.lifecycle.prevent_destroy for k in REGISTRY
                 for key, item in k.items(spec).items()}
@@ -286,7 +290,7 @@ def import_resource(options: Options, address_text: str, name: str) -> str:
 def live_resources(options: Options) -> tuple[str, list[Any]]:
     """Every object of the stack as the engine (PostgreSQL, Quay) has it, for `show`."""
     spec, _ = _load_readable(options)
-    objects = _stack_objects(spec, detail=True)
+    objects, _ = _stack_objects(spec, detail=True)
     return spec.stack, [objects[a] for a in sorted(objects)]
 
 

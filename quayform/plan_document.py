@@ -80,6 +80,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "summary": plan.summary(),
         "differs": plan.differs,
         "outputs": {k: redact(v) for k, v in plan.outputs.items()},
+        "notes": list(plan.notes),
     }
 
 

@@ -275,6 +275,9 @@ class QuaySession:
         if status == 429:
             raise QuayError(f"quay.{admin.key}: Quay throttles sign-ins for {admin.admin_user} after failed "
                             "attempts; wait a little and run again", status)
+        if status >= 500:  # Quay runs but cannot work (its database is gone or down): nothing to read
+            raise TargetUnavailable(f"Quay answers its sign-in with {status} ({_message(body)}); is its database "
+                                    "up? Its log says more")
         if status != 200:
             raise QuayError(f"quay.{admin.key}: cannot sign in as {admin.admin_user}: {_message(body)}", status)
         self._csrf = headers.get("X-Next-CSRF-Token") or first

@@ -105,6 +105,8 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
         out.line()
     for ref in document["images_to_pull"]:
         out.line(f"Image {ref} is not on the engine; apply will pull it first.", style="dim")
+    for note in document.get("notes") or []:
+        out.line(f"Note: {note}", style="yellow")
     summary = document["summary"]
     if not changes:
         held = [k for k in kept if k["attributes"]]

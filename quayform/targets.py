@@ -74,6 +74,8 @@ class QuayTarget:
     admin_bootstrap: bool = True  # the admin may be created as Quay's first user (apply only)
     organizations: tuple[str, ...] = ()  # the spec's organizations on it, read in full
     repositories: tuple[str, ...] = ()  # the spec's repositories on it ("org/name"), read in full
+    declared: tuple[str, ...] = ()  # settings the spec manages, read only then: "quota:ORG", "auto_prune:ORG[/REPO]",
+    #                                 "notifications:ORG/REPO"
 
     serial = True  # one change at a time: quayform's ownership ledger is written after each
 

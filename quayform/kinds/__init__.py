@@ -8,14 +8,14 @@ names a kind. Adding a kind is its module, its spec model and one line below
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from quayform.address import Address
 from quayform.kinds import container, network, volume
 from quayform.kinds.base import Kind
 from quayform.kinds.postgres import check_servers, database, user
-from quayform.kinds.quay import (application, check_instances, default_permission, mirror, notification, organization,
-                                 repository, robot, team)
+from quayform.kinds.quay import (application, check_instances, default_permission, instance_edges, mirror,
+                                 notification, organization, repository, robot, team)
 
 
 class Registry:
@@ -73,10 +73,12 @@ class TargetSection:
     check: Callable[[Any, Any], None]  # its cross-reference checks
     references: bool = False  # ${...} is substituted in it
     secret_allowed: Callable[[tuple], bool] = lambda path: False  # path inside one entry
+    # edges it implies between resources: (dependency, dependent, spec path under the dependent)
+    edges: Callable[[Any], Iterable[tuple[Address, Address, tuple]]] = lambda spec: ()
 
 
 TARGET_SECTIONS = {
     "postgres": TargetSection(check_servers),
     "quay": TargetSection(check_instances, references=True,
-                          secret_allowed=lambda path: path[:2] == ("admin", "password")),
+                          secret_allowed=lambda path: path[:2] == ("admin", "password"), edges=instance_edges),
 }

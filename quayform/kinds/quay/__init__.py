@@ -63,7 +63,29 @@ def quay_target(spec: Any, key: str, name_of: Any) -> QuayTarget:
     url = quay.url.rstrip("/") if quay.url else _published_url(spec, quay.container, quay.port)
     return QuayTarget(key, spec.stack, container, quay.admin.username, quay.admin.email, quay.admin.password, url,
                       quay.port, DEFAULT_ENGINE, quay.admin.bootstrap, tuple(sorted(organizations.values())),
-                      repositories)
+                      repositories, _declared(spec, organizations))
+
+
+def _declared(spec: Any, organizations: Mapping[str, str]) -> tuple[str, ...]:
+    """What the spec manages beyond the objects themselves, so a plan reads those settings only."""
+    def full(repository_key: str) -> str:
+        repository = spec.repositories[repository_key]
+        return f"{organizations.get(repository.organization, '')}/{repository.name or repository_key}"
+    declared = {f"quota:{name}" for k, name in organizations.items() if spec.organizations[k].quota is not None}
+    declared |= {f"auto_prune:{name}" for k, name in organizations.items()
+                 if spec.organizations[k].auto_prune is not None}
+    declared |= {f"auto_prune:{full(k)}" for k, r in spec.repositories.items()
+                 if r.organization in organizations and r.auto_prune is not None}
+    declared |= {f"notifications:{full(n.repository)}" for n in spec.notifications.values()
+                 if n.repository in spec.repositories and spec.repositories[n.repository].organization in organizations}
+    return tuple(sorted(declared))
+
+
+def instance_edges(spec: Any) -> Iterable[tuple[Address, Address, tuple]]:
+    """A Quay container depends on the database, user and Redis its config.yaml names."""
+    from quayform.kinds.quay.config_check import config_edges
+
+    return config_edges(spec)
 
 
 def check_instances(spec: Any, report: Any) -> None:
@@ -161,32 +183,46 @@ def owner_of(session: Any, address: Address | None) -> str | None:
 
 # -- the bulk read ---------------------------------------------------------------------------------
 
-def contents(session: Any) -> dict[str, Any]:
-    """Everything the stack's Quay kinds compare, read once per run with the admin's session."""
-    return session.memo("contents", lambda: _read_contents(session))
+def contents(session: Any, detail: bool = True) -> dict[str, Any]:
+    """Everything the stack's Quay kinds compare, read once per run with the admin's session
+    (`detail` off, for destroy: also whether each repository holds images)."""
+    return session.memo(("contents", detail), lambda: _read_contents(session, detail))
 
 
 def _ledger_names(session: Any, kind: str) -> set[str]:
     return {entry.get("name", "") for address, entry in ledger(session).items() if address.startswith(kind + ".")}
 
 
-def _read_contents(session: Any) -> dict[str, Any]:
+def _read_contents(session: Any, detail: bool) -> dict[str, Any]:
     """Three rounds of reads, each sent out in parallel: the organizations; everything in them; the
-    repositories of interest (the spec's and the ledger's) in detail."""
+    repositories of interest (the spec's and the ledger's) in detail. Settings the spec leaves
+    alone (quotas, auto-prune policies, notifications it neither declares nor owns) are not read,
+    nor whether a repository of the spec holds images unless it may be deleted (destroy)."""
     session.sign_in()  # once, before the reads go out in parallel
     features = session.features()
+    declared = set(session.target.declared)
+    owned_notifications = {entry.get("name", "").split(":")[0] for address, entry in ledger(session).items()
+                           if address.startswith("notifications.")}
+    spec_repositories = set(session.target.repositories)
+
+    def reads(setting: str, name: str) -> bool:
+        if setting == "tags":
+            return not detail or name not in spec_repositories
+        if setting == "notifications" and name in owned_notifications:
+            return True
+        return f"{setting}:{name}" in declared
     names = sorted(set(session.target.organizations) | _ledger_names(session, "organizations")
                    | {n.split("/")[0] for n in _ledger_names(session, "repositories")})
     with ThreadPoolExecutor(READ_THREADS) as pool:
         views = dict(zip(names, pool.map(lambda n: session.get(f"/organization/{n}"), names)))
         found = [n for n in names if views[n] is not None]
         inside = _read_all(pool, session, [(n, path) for n in found for path in _organization_paths(n, views[n],
-                                                                                                     features)])
-        wanted = set(session.target.repositories) | _ledger_names(session, "repositories")
+                                                                                                     features, reads)])
+        of_interest = set(session.target.repositories) | _ledger_names(session, "repositories")
         repositories = [(n, r) for n in found for r in inside[(n, "repositories")]
-                        if f"{n}/{r['name']}" in wanted]
+                        if f"{n}/{r['name']}" in of_interest]
         details = _read_all(pool, session, [(f"{n}/{r['name']}", path) for n, r in repositories
-                                            for path in _repository_paths(f"{n}/{r['name']}", r, features)])
+                                            for path in _repository_paths(f"{n}/{r['name']}", r, features, reads)])
     out: dict[str, Any] = {kind: [] for kind in ("organizations", "repositories", "robots", "teams",
                                                    "default_permissions", "applications", "notifications", "mirrors")}
     for name in found:
@@ -213,13 +249,13 @@ def _read_all(pool: Any, session: Any, reads: list[tuple[str, str]]) -> dict[tup
     return dict(zip(reads, pool.map(one, reads)))
 
 
-def _organization_paths(name: str, view: dict[str, Any], features: Mapping[str, bool]) -> list[str]:
+def _organization_paths(name: str, view: dict[str, Any], features: Mapping[str, bool], reads: Any) -> list[str]:
     paths = ["repositories", f"/organization/{name}/robots?token=true", f"/organization/{name}/prototypes",
              f"/organization/{name}/applications"]
     paths += [f"/organization/{name}/team/{team}/members?includePending=true" for team in view.get("teams") or {}]
-    if features.get("AUTO_PRUNE"):
+    if features.get("AUTO_PRUNE") and reads("auto_prune", name):
         paths.append(f"/organization/{name}/autoprunepolicy/")
-    if features.get("QUOTA_MANAGEMENT"):
+    if features.get("QUOTA_MANAGEMENT") and reads("quota", name):
         paths.append(f"/organization/{name}/quota")
     return paths
 
@@ -243,12 +279,15 @@ def _organization(name: str, view: dict[str, Any], inside: Mapping[tuple[str, st
     }
 
 
-def _repository_paths(full: str, listed: dict[str, Any], features: Mapping[str, bool]) -> list[str]:
-    paths = [f"/repository/{full}/permissions/user/", f"/repository/{full}/permissions/team/",
-             f"/repository/{full}/notification/", f"/repository/{full}/tag/?onlyActiveTags=true&limit=1"]
+def _repository_paths(full: str, listed: dict[str, Any], features: Mapping[str, bool], reads: Any) -> list[str]:
+    paths = [f"/repository/{full}/permissions/user/", f"/repository/{full}/permissions/team/"]
+    if reads("notifications", full):
+        paths.append(f"/repository/{full}/notification/")
+    if reads("tags", full):
+        paths.append(f"/repository/{full}/tag/?onlyActiveTags=true&limit=1")
     if features.get("REPO_MIRROR") and listed.get("state") == "MIRROR":
         paths.append(f"/repository/{full}/mirror")
-    if features.get("AUTO_PRUNE"):
+    if features.get("AUTO_PRUNE") and reads("auto_prune", full):
         paths.append(f"/repository/{full}/autoprunepolicy/")
     return paths
 
@@ -264,7 +303,7 @@ def _repository(organization: str, listed: dict[str, Any], details: Mapping[tupl
         **listed, "full_name": full, "organization": organization,
         "user_permissions": got("permissions/user/", "permissions"),
         "team_permissions": got("permissions/team/", "permissions"),
-        "has_tags": bool(got("tag/?onlyActiveTags=true&limit=1", "tags")),
+        "has_tags": bool(got("tag/?onlyActiveTags=true&limit=1", "tags")),  # False when not read: kept in the spec
         "notifications": [{**n, "repository": full} for n in got("notification/", "notifications")],
         "mirror": {**mirror, "repository": full} if mirror else None,
         "auto_prune": got("autoprunepolicy/", "policies"),
@@ -331,7 +370,7 @@ class QuayKind(Kind):
     def list_live(self, session: Any, stack: str, detail: bool) -> Iterable[Any]:
         """This kind's part of the instance's one read, each with the ledger it is judged by."""
         entries = Entries(ledger(session), foreign_ledgers(session))
-        return [(item, entries) for item in contents(session)[self.section]]
+        return [(item, entries) for item in contents(session, detail)[self.section]]
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
         item, entries = raw

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from quayform.address import Address
 from quayform.later import Later
 from quayform.sensitive import Sensitive
 
@@ -110,6 +111,29 @@ def _configs(spec: Any) -> Iterator[tuple[str, _Config]]:
         for path, file in (container.files.items() if container is not None else ()):
             if CONFIG_PATH.search(path):
                 yield key, _Config(spec, quay.container, path, file)
+
+
+def config_edges(spec: Any) -> Iterator[tuple[Address, Address, tuple]]:
+    """What a Quay container needs running before it starts and until it is gone, as its config says:
+    the database and user of DB_URI, the Redis containers. (Dependency, dependent, spec path.)"""
+    for _, config in _configs(spec):
+        if config.error:
+            continue
+        me, path = Address("containers", config.container_key), ("files", config.path)
+        uri = config.data.get("DB_URI")
+        if isinstance(uri, str) and uri:
+            _, user, host, name = _db_uri_parts(uri)
+            container = _container_key(spec, host)
+            servers = {k for k, server in spec.postgres.items() if server.container == container}
+            for section, wanted in (("databases", name), ("users", user)):
+                for key, item in getattr(spec, section).items():
+                    if item.server in servers and spec.name_of(section, key) == wanted:
+                        yield Address(section, key), me, path
+        for setting in ("BUILDLOGS_REDIS", "USER_EVENTS_REDIS"):
+            value = config.data.get(setting)
+            other = _container_key(spec, str(value.get("host", ""))) if isinstance(value, dict) else None
+            if other is not None and other != config.container_key:
+                yield Address("containers", other), me, path
 
 
 def check_quay_config(spec: Any, report: Any) -> None:
