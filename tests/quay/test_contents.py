@@ -13,16 +13,17 @@ def contents(org: str, *, email: str = "team@example.com", visibility: str = "pr
              robot_description: str = "ci pusher", team_role: str = "member", members: str = "[ci]",
              permissions: str = "{ci: write}", team_permission: str = "read", title: str = "hook",
              url: str = "http://hooks.example.com/a", extra: str = "", apps: bool = True,
-             defaults: bool = True) -> str:
-    default_permissions = "default_permissions:\n  devs-read: {organization: org, team: devs, role: read}\n"
-    applications = "applications:\n  ci-app: {organization: org, description: an app}\n"
+             defaults: bool = True, default_role: str = "read", app_description: str = "an app",
+             team_description: str = "developers", tag_expiration: str = "1w") -> str:
+    default_permissions = f"default_permissions:\n  devs-read: {{organization: org, team: devs, role: {default_role}}}\n"
+    applications = f"applications:\n  ci-app: {{organization: org, description: {app_description}}}\n"
     return f"""\
 organizations:
-  org: {{name: {org}, email: {email}, tag_expiration: 1w}}
+  org: {{name: {org}, email: {email}, tag_expiration: {tag_expiration}}}
 robots:
   ci: {{organization: org, description: {robot_description}}}
 teams:
-  devs: {{organization: org, role: {team_role}, description: developers, members: {{robots: {members}}}}}
+  devs: {{organization: org, role: {team_role}, description: {team_description}, members: {{robots: {members}}}}}
 repositories:
   app:
     organization: org
@@ -62,6 +63,11 @@ EDITS = {
                         ["permissions.robot:{org}+ci"]),
     "team role": (dict(team_role="creator"), {"teams.devs": "~"}, ["role"]),
     "team members": (dict(members="[]"), {"teams.devs": "~"}, ["members"]),
+    "team description": (dict(team_description="the developers"), {"teams.devs": "~"}, ["description"]),
+    "organization tag expiration": (dict(tag_expiration="2w"), {"organizations.org": "~"}, ["tag_expiration"]),
+    "default permission role": (dict(default_role="write"), {"default_permissions.devs-read": "~"}, ["role"]),
+    "application description": (dict(app_description="another app"), {"applications.ci-app": "~"},
+                                ["description"]),
     # Quay drops a deleted robot from its teams and permissions: those are set again for the new one.
     "robot description (replaced)": (dict(robot_description="another"),
                                      {"robots.ci": "-/+", "teams.devs": "~", "repositories.app": "~"}, ["description"]),
