@@ -28,6 +28,7 @@ class Context:
     color: bool
     debug: bool
     masker: Masker = field(default_factory=Masker)
+    var_files: tuple[str, ...] = ()  # --var-file, read by _context beneath the --var values
 
     def options(self, **extra: Any):
         from quayform.pipeline import Options
@@ -91,13 +92,31 @@ def _color_wanted(ctx: click.Context) -> bool | None:
     return None if obj is None or obj.color else False
 
 
+def _keep_var_files(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
+    obj = ctx.find_object(Context)
+    if obj is not None and values:
+        obj.var_files = (*obj.var_files, *values)
+
+
+def _one_file(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> str | None:
+    """-f may be given once: quayform reads one spec and does not merge several (a later one winning
+    silently would apply another stack than the one you read)."""
+    if len(values) > 1:
+        raise click.UsageError(f"-f was given {len(values)} times ({', '.join(values)}): quayform reads one spec "
+                               "file and does not merge several; put everything in one file")
+    return values[0] if values else None
+
+
 def common_options(func: Callable) -> Callable:
-    func = click.option("-f", "--file", "spec_path", default=None, envvar="QUAYFORM_FILE",
+    func = click.option("-f", "--file", "spec_path", multiple=True, callback=_one_file, envvar="QUAYFORM_FILE",
                         help="Spec file (default: quayform.yaml).")(func)
     func = click.option("--no-color", "no_color", is_flag=True, expose_value=True,
                         help="Plain output (NO_COLOR is honoured too).")(func)
     func = click.option("--var", "variables", multiple=True, callback=_parse_vars, metavar="NAME=VALUE",
                         help="Set a spec variable (repeatable); QUAYFORM_VAR_NAME also works.")(func)
+    func = click.option("--var-file", "var_files", multiple=True, callback=_keep_var_files, expose_value=False,
+                        metavar="FILE", help="Read variables from FILE: NAME: value (YAML) or NAME=value lines "
+                                             "(.env); repeatable, later files win, --var wins over them.")(func)
     return func
 
 
@@ -106,32 +125,51 @@ def _context(ctx: click.Context, spec_path: str | None, variables: dict[str, str
     obj.color = obj.color and not no_color
     obj.spec_path = spec_path or obj.spec_path
     obj.variables = {**obj.variables, **variables}
+    if obj.var_files:
+        from quayform.spec.load import read_var_files
+
+        obj.variables = read_var_files(obj.var_files, obj.variables)
     return obj
 
 
 @click.group(cls=QuayformGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="quayform")
-@click.option("-f", "--file", "spec_path", default="quayform.yaml", envvar="QUAYFORM_FILE", show_default=True,
-              help="Spec file.")
+@click.option("-f", "--file", "spec_path", multiple=True, callback=_one_file, envvar="QUAYFORM_FILE",
+              help="Spec file (default: quayform.yaml).")
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
-def cli(ctx: click.Context, spec_path: str, no_color: bool, debug: bool) -> None:
+def cli(ctx: click.Context, spec_path: str | None, no_color: bool, debug: bool) -> None:
     """Plan and apply container stacks declared in a YAML spec."""
     color = not no_color and not os.environ.get("NO_COLOR")
-    ctx.obj = Context(spec_path, {}, color, debug, MASKER)
+    ctx.obj = Context(spec_path or "quayform.yaml", {}, color, debug, MASKER)
 
 
 @cli.command()
 @common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (valid, error_count, diagnostics).")
 @click.pass_context
-def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool) -> None:
+def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool,
+             as_json: bool) -> None:
     """Check the spec (syntax, references, cycles, clashes) without touching the engine."""
+    from quayform.errors import SpecError
     from quayform.pipeline import validate as validate_spec
 
     obj = _context(ctx, spec_path, variables, no_color)
-    spec, graph = validate_spec(obj.options())
-    click.echo(f"The spec is valid: stack {spec.stack!r}, {len(graph.nodes)} resources.")
+    if not as_json:
+        spec, graph = validate_spec(obj.options())
+        click.echo(f"The spec is valid: stack {spec.stack!r}, {len(graph.nodes)} resources.")
+        return
+    from quayform.plan_document import validation_json, dumps
+
+    try:
+        spec, graph = validate_spec(obj.options())
+        document = validation_json([], spec.stack, len(graph.nodes))
+    except SpecError as exc:
+        document = validation_json(exc.problems)
+    obj.echo(dumps(document))
+    if not document["valid"]:
+        ctx.exit(EXIT_ERROR)
 
 
 @cli.command()
@@ -167,7 +205,16 @@ def plan(ctx: click.Context, spec_path: str | None, variables: dict[str, str], n
 
 
 def _confirm(question: str) -> bool:
+    """Ask on the terminal; an answer piped in (`echo yes | quayform apply`) counts as Terraform's does, but
+    with no terminal and nothing piped in, say how to approve without one instead of a bare "Cancelled"."""
     click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.\n")
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            click.echo("There is no terminal to answer on and nothing on standard input: run it again with "
+                       "-auto-approve (or --auto-approve) to approve without asking.", err=True)
+            return False
+        return line.strip() == "yes"
     try:
         answer = click.prompt("  Enter a value", default="", show_default=False)
     except click.Abort:
@@ -245,7 +292,8 @@ def apply(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
     if plan_file:
         from quayform.pipeline import load_plan_file
 
-        given = [flag for flag, value in (("--target", target), ("--replace", replace), ("--var", variables)) if value]
+        given = [flag for flag, value in (("--target", target), ("--replace", replace), ("--var", variables),
+                                          ("--var-file", obj.var_files)) if value]
         if given:
             raise click.UsageError(f"a saved plan is applied exactly as it was made; {', '.join(given)} cannot be "
                                    "combined with FILE (make a new plan with them instead)")
@@ -381,6 +429,71 @@ def import_(ctx: click.Context, spec_path: str | None, variables: dict[str, str]
                "by a managed container that keeps its volumes.")
 
 
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")  # compose's order
+
+
+def _read_text(path: str) -> str | None:
+    """A file's text for `convert` (the compose file, its env files and configs); None if it cannot be read."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+@cli.command()
+@click.argument("compose_file", required=False, metavar="[COMPOSE_FILE]")
+@click.option("-o", "--output", default="quayform.yaml", show_default=True, metavar="FILE",
+              help="Where to write the spec ('-' for standard output).")
+@click.option("--stack", metavar="NAME", help="The stack's name (default: the compose project's name).")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@click.pass_context
+def convert(ctx: click.Context, compose_file: str | None, output: str, stack: str | None, force: bool) -> None:
+    """Write a spec from a docker compose file (default: compose.yaml or docker-compose.yml here).
+
+    What it cannot carry is listed on stderr, with its line in the compose file.
+    """
+    from quayform.convert import convert as convert_compose
+    from quayform.errors import SpecError
+    from quayform.pipeline import Options, validate as validate_spec
+    from quayform.spec.yaml_loader import load_yaml
+
+    source = compose_file or next((name for name in COMPOSE_FILES if os.path.isfile(name)), None)
+    text = _read_text(source) if source else None
+    if text is None:
+        raise click.UsageError(f"cannot read {source}" if source else
+                               f"no compose file here ({', '.join(COMPOSE_FILES)}): name one")
+    if output != "-" and os.path.exists(output) and not force:
+        raise click.UsageError(f"{output} exists: give --force to overwrite it, or -o another file")
+    project_dir = os.path.dirname(os.path.abspath(source))
+    spec_dir = os.path.dirname(os.path.abspath(output)) if output != "-" else os.getcwd()
+    result = convert_compose(load_yaml(text, source), source, project_dir, spec_dir, _read_text, stack)
+    for note in result.notes:
+        click.echo(str(note), err=True)
+    if not result.text:
+        ctx.exit(EXIT_ERROR)
+    if output == "-":
+        click.echo(result.text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(result.text)
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output}: {exc.strerror}") from None
+    if project_dir != spec_dir and os.path.isfile(os.path.join(project_dir, ".env")):
+        _warn(f"{output} reads the .env beside it, not the one beside {source}: copy it there or pass "
+              "--var-file")
+    click.echo(f"Wrote {output} (stack {result.stack!r}) from {source}.")
+    try:
+        validate_spec(Options(spec_path=output))
+    except SpecError as exc:
+        for problem in exc.problems:
+            _warn(f"{problem}")
+        _warn(f"{output} does not validate yet: edit the lines above, then run `quayform validate`.")
+
+
 @cli.command(name="force-unlock")
 @common_options
 @click.pass_context
@@ -397,10 +510,26 @@ def force_unlock(ctx: click.Context, spec_path: str | None, variables: dict[str,
 MASKER = Masker()
 
 
+def terraform_spellings(args: list[str]) -> list[str]:
+    """Terraform's one-dash long options (`-auto-approve`, `-target=ADDR`, `-var 'a=b'`) as the two-dash
+    ones they are here. Only names quayform knows are rewritten, and nothing after `--`."""
+    known = {opt for command in (cli, *cli.commands.values()) for param in command.params
+             for opt in getattr(param, "opts", ()) if opt.startswith("--")}
+    out = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        name = arg.split("=", 1)[0]
+        if arg.startswith("-") and not arg.startswith("--") and len(name) > 2 and "-" + name in known:
+            arg = "-" + arg
+        out.append(arg)
+    return out
+
+
 def main() -> None:
     """Entry point: errors exit 1 (usage errors too, so 2 only ever means "changes"); a crash exits 3."""
     try:
-        code = cli.main(prog_name="quayform", standalone_mode=False)
+        code = cli.main(args=terraform_spellings(sys.argv[1:]), prog_name="quayform", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         code = EXIT_ERROR

@@ -96,6 +96,16 @@ class DockerEngine:
     def describe(self, exc: BaseException) -> str:
         return describe(exc, self.endpoint)
 
+    def update_resources(self, container: str, body: dict) -> None:
+        """`docker update` with the engine's own field names (NanoCpus, PidsLimit, ...): docker-py's
+        update_container cannot send those two, and drops zero values."""
+        response = self.api._post_json(self.api._url("/containers/{0}/update", container), data=body)
+        self.api._raise_for_status(response)
+
+    def registry_digest(self, ref: str) -> str:
+        """The digest the registry serves for `ref` now (no download; pull_policy: always)."""
+        return self.api.inspect_distribution(ref)["Descriptor"]["digest"]
+
     def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
         """`with engine.errors("creating volume x"):` turns engine failures into EngineError."""
         return engine_errors(action, self.endpoint)

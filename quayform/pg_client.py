@@ -2,7 +2,7 @@
 
 SQL always travels on psql's stdin, never in a process's arguments (quayform/kinds/postgres
 builds it, quoted). The session is the connection the PostgreSQL kinds receive for their
-target; its memo lets users and databases share one catalog read per run.
+target; its memo lets users, databases and schemas share one catalog read per run.
 """
 
 from __future__ import annotations

@@ -96,3 +96,19 @@ def live_to_json(stack: str, objects: list[Any]) -> dict[str, Any]:
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False, default=lambda v: MASK if isinstance(v, Sensitive) else str(v))
+
+
+def validation_json(problems: list[Any], stack: str | None = None, resources: int = 0) -> dict[str, Any]:
+    """`validate -json`: Terraform's fields (valid, error_count, warning_count, diagnostics), each problem
+    with its file, line and key path."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "valid": not problems,
+        "error_count": len(problems),
+        "warning_count": 0,
+        "stack": stack,
+        "resources": resources,
+        "diagnostics": [{"severity": "error", "summary": p.message, "address": p.key_path or None,
+                         "range": {"filename": p.file, "start": {"line": p.line}} if p.file else None}
+                        for p in problems],
+    }

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 from quayform.address import Address
 from quayform.kinds import container, network, volume
 from quayform.kinds.base import Kind
-from quayform.kinds.postgres import check_servers, database, user
+from quayform.kinds.postgres import check_servers, database, schema, user
 from quayform.kinds.quay import (application, check_instances, default_permission, instance_edges, mirror,
                                  notification, organization, repository, robot, team)
 
@@ -56,6 +56,7 @@ REGISTRY = Registry((
     container.KIND,
     user.KIND,
     database.KIND,
+    schema.KIND,
     organization.KIND,
     robot.KIND,
     team.KIND,

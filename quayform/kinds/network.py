@@ -2,13 +2,16 @@
 
 A changed definition is held until `--replace` asks for it (recreating a network cuts off
 every container on it); a container on a replaced network is recreated with it. Delete
-survives the stale endpoints dockerd 20.10 can leave behind.
+survives the stale endpoints dockerd 20.10 can leave behind. The options (driver_opts,
+attachable, enable_ipv6, ipam) are compared only when the spec sets them: the engine picks a
+subnet for a network that names none, and that choice is no difference.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Iterable, Mapping
 
 from quayform import labels as L
 from quayform.address import Address
@@ -20,10 +23,67 @@ from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of,
 DELETE_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class LiveNetwork:
+    """What the engine says of a network beyond its form: its address management, always set."""
+
+    ipam: dict[str, Any] = field(default_factory=dict)
+
+
+def ipam_form(ipam: Any) -> dict[str, Any]:
+    """The spec's ipam as compared: its driver and options when given, its subnets sorted."""
+    form: dict[str, Any] = {"config": sorted((_pool(p.subnet, p.gateway, p.ip_range, p.aux_addresses)
+                                              for p in ipam.config), key=lambda p: p["subnet"])}
+    if ipam.driver is not None:
+        form["driver"] = ipam.driver
+    if ipam.options:
+        form["options"] = dict(ipam.options)
+    return form
+
+
+def _pool(subnet: str, gateway: str | None, ip_range: str | None, aux: Mapping[str, str] | None) -> dict[str, Any]:
+    pool: dict[str, Any] = {"subnet": subnet}
+    for key, value in (("gateway", gateway), ("ip_range", ip_range), ("aux_addresses", dict(aux or {}) or None)):
+        if value:
+            pool[key] = value
+    return pool
+
+
+def live_ipam(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    raw = raw or {}
+    return {"driver": raw.get("Driver") or "default", "options": dict(raw.get("Options") or {}),
+            "config": sorted((_pool(p.get("Subnet", ""), p.get("Gateway"), p.get("IPRange"), p.get("AuxiliaryAddresses"))
+                              for p in raw.get("Config") or []), key=lambda p: p["subnet"])}
+
+
+def judge_ipam(desired: Any, form: Mapping[str, Any], payload: Any) -> Any:
+    """The engine's address management, on what the spec names: a gateway the engine chose for a
+    subnet given without one is no difference; a subnet the spec does not list is."""
+    live = getattr(payload, "ipam", None) or live_ipam(None)
+    if not isinstance(desired, dict):
+        return live
+    wanted = {p["subnet"]: p for p in desired.get("config", [])}
+    judged: dict[str, Any] = {"config": [{k: v for k, v in pool.items() if k == "subnet" or k in wanted[pool["subnet"]]}
+                                         if pool["subnet"] in wanted else pool for pool in live["config"]]}
+    if "driver" in desired:
+        judged["driver"] = live["driver"]
+    if "options" in desired:
+        judged["options"] = live["options"]
+    return judged
+
+
+def _judge_default(name: str, default: Any) -> Any:
+    return lambda desired, form, payload: form.get(name, default)
+
+
 class NetworkKind(EngineKind):
     section = "networks"
     noun = "network"
-    attributes = (replace("name"), replace("driver"), replace("internal"), replace("labels", mapping=True))
+    attributes = (replace("name"), replace("driver"), replace("internal"), replace("labels", mapping=True),
+                  replace("driver_opts", mapping=True, judge=_judge_default("driver_opts", {})),
+                  replace("attachable", judge=_judge_default("attachable", False)),
+                  replace("enable_ipv6", judge=_judge_default("enable_ipv6", False)),
+                  replace("ipam", judge=judge_ipam))
     rules = Rules(on_replace="hold", hold_reason="its definition changed, but recreating it would disconnect every "
                                                  "container on it; run with --replace {address} to recreate it",
                   destroy_keep_reason="")
@@ -33,6 +93,11 @@ class NetworkKind(EngineKind):
         lifecycle = lifecycle_of(network)
         form = {"name": self.name_of(spec, key), "driver": network.driver, "internal": network.internal,
                 "labels": dict(network.labels)}
+        for name in ("driver_opts", "attachable", "enable_ipv6"):
+            if getattr(network, name) is not None:
+                form[name] = getattr(network, name)
+        if network.ipam is not None:
+            form["ipam"] = ipam_form(network.ipam)
         labels = {**network.labels, **ownership_labels(spec.stack, Address(self.section, key), lifecycle)}
         return Desired(form, labels, lifecycle, self.engine_of(spec, key))
 
@@ -45,13 +110,20 @@ class NetworkKind(EngineKind):
             return None
         form = {"name": raw["Name"], "driver": raw.get("Driver") or "bridge", "internal": bool(raw.get("Internal")),
                 "labels": L.ours(raw.get("Labels"))}
-        return live_object(self.section, stack, target, raw["Name"], raw["Id"], raw.get("Labels"), form)
+        options = {"driver_opts": dict(raw.get("Options") or {}), "attachable": bool(raw.get("Attachable")),
+                   "enable_ipv6": bool(raw.get("EnableIPv6"))}
+        form.update({k: v for k, v in options.items() if v})  # the engine's defaults are left out, as the spec's are
+        return live_object(self.section, stack, target, raw["Name"], raw["Id"], raw.get("Labels"), form,
+                           LiveNetwork(live_ipam(raw.get("IPAM"))))
 
     def create(self, change: Change, engine: Any) -> None:
         form = change.after or {}
+        ipam = form.get("ipam")
         with engine.errors(f"creating network {form['name']}"):
             engine.api.create_network(form["name"], driver=form["driver"], internal=form["internal"],
-                                      labels=change.payload, check_duplicate=True)
+                                      labels=change.payload, check_duplicate=True, options=form.get("driver_opts"),
+                                      attachable=form.get("attachable"), enable_ipv6=bool(form.get("enable_ipv6")),
+                                      ipam=engine_ipam(ipam) if ipam else None)
 
     def delete(self, change: Change, engine: Any, release: frozenset[str]) -> None:
         """Remove the network; disconnect leftover endpoints and retry, since dockerd 20.10 can miscount them."""
@@ -82,6 +154,13 @@ class NetworkKind(EngineKind):
                 engine.api.disconnect_container_from_network(container, network, force=True)
             except engine.Failure:
                 pass
+
+
+def engine_ipam(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The ipam form in the engine's names (docker-py's IPAMConfig is this same dict)."""
+    names = {"subnet": "Subnet", "gateway": "Gateway", "ip_range": "IPRange", "aux_addresses": "AuxiliaryAddresses"}
+    return {"Driver": form.get("driver", "default"), "Options": form.get("options") or None,
+            "Config": [{names[k]: v for k, v in pool.items()} for pool in form.get("config", [])]}
 
 
 KIND = NetworkKind()

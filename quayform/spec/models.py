@@ -7,9 +7,11 @@ outputs may hold them.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, PrivateAttr, field_validator, model_validator
+from pydantic import (BeforeValidator, Discriminator, Field, Tag, PrivateAttr, WithJsonSchema, field_validator,
+                      model_validator)
 
 from quayform.sensitive import Sensitive
 from quayform.spec import values
@@ -18,16 +20,19 @@ from quayform.spec.model_base import (DOCKER_NAME_PATTERN, KEY_PATTERN, STACK_PA
                                      Key, Lifecycle, Model, SecretText, Text, _to_text)
 from quayform.spec.quay_models import (Application, DefaultPermission, Mirror, Notification, Organization,
                                        QuayInstance, Repository, Robot, Team)
+from quayform.spec.pg_models import (DatabasePublic, DefaultPrivileges, Extensions, OnDrop, RoleNames,
+                                     Schema, SchemaPrivileges, Settings, ValidUntil)
 
 
 class Healthcheck(Model):
-    """Docker's healthcheck; durations in nanoseconds."""
+    """Docker's healthcheck; durations in nanoseconds. `disable: true` is compose's `test: [NONE]`."""
 
-    test: Annotated[list[str], BeforeValidator(lambda v: v)]
+    test: list[str] | None = None
     interval: Duration | None = None
     timeout: Duration | None = None
     retries: int | None = Field(default=None, ge=0)
     start_period: Duration | None = None
+    disable: bool = False
 
     @field_validator("test", mode="before")
     @classmethod
@@ -39,6 +44,19 @@ class Healthcheck(Model):
         if value[0] not in ("CMD", "CMD-SHELL", "NONE"):
             return ["CMD", *value]
         return value
+
+    @model_validator(mode="after")
+    def _disabled_or_tested(self) -> "Healthcheck":
+        if not self.disable and self.test is None:
+            raise ValueError("give test (or disable: true to turn the image's check off)")
+        others = [k for k in ("test", "interval", "timeout", "retries", "start_period") if getattr(self, k) is not None]
+        if self.disable and others != [] and not (others == ["test"] and self.test == ["NONE"]):
+            raise ValueError(f"disable: true turns the check off; it takes no {others[0]}")
+        return self
+
+    @property
+    def command(self) -> list[str]:
+        return ["NONE"] if self.disable else list(self.test or [])
 
 
 class FileSpec(Model):
@@ -61,9 +79,12 @@ DnsName = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?
 
 
 class NetworkAttachment(Model):
-    """How a container joins one network: the extra names it answers to there (compose's `aliases`)."""
+    """How a container joins one network: the extra names it answers to there (compose's `aliases`),
+    and a fixed address on it (the network must declare a subnet that holds it)."""
 
     aliases: list[DnsName] = Field(default_factory=list)
+    ipv4_address: Annotated[str | None, BeforeValidator(values.ip_of(4))] = None
+    ipv6_address: Annotated[str | None, BeforeValidator(values.ip_of(6))] = None
 
 
 # `backend:` with nothing after it (as compose allows) joins with no extra aliases
@@ -73,7 +94,52 @@ Attachments = Annotated[
     Union[Annotated[list[Key], Tag("(list)")], Annotated[dict[Key, Attachment], Tag("(mapping)")]],
     Discriminator(lambda v: "(list)" if isinstance(v, (list, tuple)) else "(mapping)" if isinstance(v, dict) else None,
                   custom_error_type="networks",
-                  custom_error_message="give a list of network keys, or a mapping of network key to {aliases: [...]}")]
+                  custom_error_message="give a list of network keys, or a mapping of network key to {aliases: [...]} "
+                                       "(and ipv4_address, ipv6_address)")]
+
+
+def _list_or_mapping(item: Any, value: Any, what: str, example: str) -> Any:
+    """compose's `KEY=VALUE` list or a mapping, each item validated where it is written."""
+    return Annotated[
+        Union[Annotated[list[item], Tag("(list)")], Annotated[dict[str, value], Tag("(mapping)")]],
+        Discriminator(lambda v: "(list)" if isinstance(v, list) else "(mapping)" if isinstance(v, dict) else None,
+                      custom_error_type=what, custom_error_message=f"give a mapping, or a list of {example}")]
+
+
+EnvValue = Annotated[Any, BeforeValidator(values.env_value)]  # str, Sensitive, or UNSET (a bare NAME)
+EnvList = _list_or_mapping(Annotated[tuple[str, Any], BeforeValidator(values.parse_env_item)], EnvValue, "env",
+                           "\"NAME=VALUE\" (or a bare \"NAME\", which leaves it unset)")
+LabelList = _list_or_mapping(Annotated[tuple[str, str], BeforeValidator(values.parse_label_item)], Text, "labels",
+                             "\"KEY=VALUE\"")
+MemorySize = Annotated[int, BeforeValidator(values.at_least(values.parse_size, 6 * 1024 * 1024, "6m"))]
+Texts = Annotated[list[Text], BeforeValidator(lambda v: [v] if isinstance(v, (str, int)) else v)]
+
+
+# What an editor may accept for the options written in compose's several spellings (validate parses them).
+_STRING = {"type": "string"}
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_ENV_FILE = {"type": "object", "properties": {"path": _STRING, "required": {"type": "boolean"}},
+             "required": ["path"], "additionalProperties": False}
+_PATHS = {"anyOf": [_STRING, {"type": "array", "items": {"anyOf": [_STRING, _ENV_FILE]}}, _ENV_FILE, {"type": "null"}]}
+_GPUS = {"anyOf": [{"type": ["string", "integer"]}, {"type": "array", "items": {"type": "object"}}, {"type": "null"}]}
+_LIST_OR_MAP = {"anyOf": [{"type": "array", "items": _SCALAR}, {"type": "object", "additionalProperties": {
+    "anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}, {"type": "null"}]}}, _STRING, {"type": "null"}]}
+_ULIMITS = {"anyOf": [{"type": "object", "additionalProperties": {"anyOf": [{"type": "integer"}, {
+    "type": "object", "properties": {"soft": {"type": "integer"}, "hard": {"type": "integer"}},
+    "additionalProperties": False}]}}, {"type": "null"}]}
+_NAMES = {"anyOf": [_STRING, {"type": "array", "items": _STRING}, {"type": "null"}]}
+
+
+def _parsed(kind: Any, parse: Any, schema: dict[str, Any] | None = None) -> Any:
+    """An optional field written in one of compose's spellings, parsed into `kind` (an editor is told `schema`)."""
+    return Annotated[(kind | None, BeforeValidator(parse), *((WithJsonSchema(schema),) if schema else ()))]
+
+
+class Logging(Model):
+    """compose's `logging`: a log driver and its options."""
+
+    driver: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    options: dict[str, Text] = Field(default_factory=dict)
 
 
 class Container(Model):
@@ -81,19 +147,54 @@ class Container(Model):
     name: DockerName | None = None
     command: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
     entrypoint: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
-    env: dict[str, SecretText] = Field(default_factory=dict)
+    env: EnvList = Field(default_factory=dict)
+    env_file: _parsed(tuple[values.EnvFile, ...], values.env_files, _PATHS) = None
     ports: list[Annotated[list[values.PortBinding], BeforeValidator(values.parse_ports)]] = Field(default_factory=list)
+    expose: list[Annotated[list[str], BeforeValidator(values.parse_expose)]] | None = None
     volumes: list[Annotated[values.Mount, BeforeValidator(values.parse_mount)]] = Field(default_factory=list)
+    tmpfs: _parsed(dict[str, str], values.parse_tmpfs, _LIST_OR_MAP) = None
     # [backend, frontend], or {backend: {aliases: [db.example.com]}}: the key is always an alias too
     networks: Attachments = Field(default_factory=list)
+    network_mode: _parsed(str, values.parse_network_mode) = None
+    hostname: DnsName | None = None
+    domainname: DnsName | None = None
+    dns: list[Annotated[str, BeforeValidator(values.ip_of(None))]] | None = None
+    dns_search: list[DnsName] | None = None
+    dns_opt: list[Annotated[str, Field(pattern=r"^[a-z0-9_-]+(:[0-9]+)?$")]] | None = None
+    extra_hosts: _parsed(tuple[str, ...], values.parse_extra_hosts, _LIST_OR_MAP) = None
     restart: Annotated[tuple[str, int], BeforeValidator(values.parse_restart)] = ("no", 0)
     privileged: bool = False
     user: Text | None = None
+    group_add: Texts | None = None
+    cap_add: _parsed(tuple[str, ...], values.parse_capabilities, _NAMES) = None
+    cap_drop: _parsed(tuple[str, ...], values.parse_capabilities, _NAMES) = None
+    security_opt: list[Annotated[str, BeforeValidator(values.parse_security_opt)]] | None = None
+    read_only: bool | None = None
+    devices: list[Annotated[str, BeforeValidator(values.parse_device)]] | None = None
+    gpus: _parsed(tuple[values.GpuRequest, ...], values.parse_gpus, _GPUS) = None  # untested: no GPU here
+    sysctls: _parsed(dict[str, str], values.parse_sysctls, _LIST_OR_MAP) = None
+    ulimits: _parsed(dict[str, tuple[int, int]], values.parse_ulimits, _ULIMITS) = None
+    # resources, changed in place with `docker update`
+    mem_limit: MemorySize | None = None
+    mem_reservation: MemorySize | None = None
+    memswap_limit: _parsed(int, values.parse_swap) = None  # memory + swap; -1: unlimited swap
+    cpus: _parsed(int, values.parse_cpus) = None  # nano CPUs
+    cpu_shares: int | None = Field(default=None, ge=2, le=262144)
+    cpuset: _parsed(str, values.parse_cpuset) = None
+    pids_limit: int | None = Field(default=None, ge=-1)
+    shm_size: _parsed(int, values.at_least(values.parse_size, 1, "1")) = None
+    oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
+    init: bool | None = None
+    tty: bool | None = None
+    stdin_open: bool | None = None
     working_dir: str | None = None
-    labels: dict[str, Text] = Field(default_factory=dict)
+    labels: LabelList = Field(default_factory=dict)
+    logging: Logging | None = None
     healthcheck: Healthcheck | None = None
     stop_signal: str | None = Field(default=None, pattern=r"^(SIG)?[A-Z0-9]+$|^[0-9]+$")
     stop_grace_period: Duration | None = None
+    platform: _parsed(str, values.parse_platform) = None
+    pull_policy: Literal["missing", "always", "never"] = "missing"
     depends_on: list[Key] = Field(default_factory=list)
     files: dict[str, FileSpec] = Field(default_factory=dict)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
@@ -109,14 +210,22 @@ class Container(Model):
                 raise ValueError(f"file path {problem}")
         return files
 
-    @field_validator("env")
+    @field_validator("env", mode="after")
     @classmethod
-    def _env_names(cls, env: dict[str, Any]) -> dict[str, Any]:
+    def _env_names(cls, env: Any) -> dict[str, Any]:
+        env = dict(env)  # the list form arrives as (name, value) pairs
         for name in env:
-            if not name or "=" in name or "\0" in name or any(ch.isspace() for ch in name):
-                raise ValueError(f"{name!r} is not an environment variable name (it must be non-empty, without "
-                                 "'=', spaces or NUL)")
+            values.check_env_name(name)
         return env
+
+    @field_validator("labels", mode="after")
+    @classmethod
+    def _labels(cls, labels: Any) -> dict[str, str]:
+        labels = dict(labels)
+        for key, value in labels.items():
+            if not isinstance(value, str):
+                raise ValueError(f"label {key!r}: expected a string")
+        return labels
 
     @property
     def attachments(self) -> dict[str, NetworkAttachment]:
@@ -129,6 +238,19 @@ class Container(Model):
     def port_bindings(self) -> list[values.PortBinding]:
         return [binding for group in self.ports for binding in group]
 
+    @property
+    def environment(self) -> dict[str, Any]:
+        """The env files' variables in order, then `env` (which wins), as the container gets them."""
+        merged: dict[str, Any] = {}
+        for env_file in self.env_file or ():
+            merged.update(env_file.values)
+        merged.update(self.env)
+        return merged
+
+    @property
+    def exposed(self) -> list[str] | None:
+        return None if self.expose is None else sorted({port for group in self.expose for port in group})
+
 
 class Volume(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
@@ -138,12 +260,62 @@ class Volume(Model):
     labels: dict[str, Text] = Field(default_factory=dict)
 
 
+class IpamPool(Model):
+    """One subnet of a network (compose's `ipam.config` entry): the gateway and a range to assign from."""
+
+    subnet: Annotated[str, BeforeValidator(values.parse_subnet)]
+    gateway: Annotated[str | None, BeforeValidator(values.ip_of(None))] = None
+    ip_range: Annotated[str | None, BeforeValidator(values.parse_subnet)] = None
+    aux_addresses: dict[str, Annotated[str, BeforeValidator(values.ip_of(None))]] = Field(default_factory=dict)
+
+    @property
+    def network(self) -> Any:
+        return ipaddress.ip_network(self.subnet)
+
+    @model_validator(mode="after")
+    def _inside(self) -> "IpamPool":
+        for what, text in (("gateway", self.gateway), *((f"aux_addresses.{k}", v) for k, v in self.aux_addresses.items())):
+            if text is not None and ipaddress.ip_address(text) not in self.network:
+                raise ValueError(f"{what} {text} is outside the subnet {self.subnet}")
+        if self.ip_range is not None:
+            inner = ipaddress.ip_network(self.ip_range)
+            if inner.version != self.network.version or not inner.subnet_of(self.network):
+                raise ValueError(f"ip_range {self.ip_range} is not inside the subnet {self.subnet}")
+        return self
+
+
+class Ipam(Model):
+    """compose's `ipam`: the address driver and the subnets of a network."""
+
+    driver: str | None = None
+    config: list[IpamPool] = Field(default_factory=list)
+    options: dict[str, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "Ipam":
+        for i, pool in enumerate(self.config):
+            for other in self.config[:i]:
+                if pool.network.version == other.network.version and pool.network.overlaps(other.network):
+                    raise ValueError(f"subnets {other.subnet} and {pool.subnet} overlap")
+        return self
+
+
 class Network(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     name: DockerName | None = None
     driver: str = "bridge"
     internal: bool = False
     labels: dict[str, Text] = Field(default_factory=dict)
+    driver_opts: dict[str, Text] | None = None  # e.g. com.docker.network.bridge.name, com.docker.network.driver.mtu
+    attachable: bool | None = None
+    enable_ipv6: bool | None = None
+    ipam: Ipam | None = None
+
+    @model_validator(mode="after")
+    def _ipv6_subnet(self) -> "Network":
+        if self.ipam and any(p.network.version == 6 for p in self.ipam.config) and not self.enable_ipv6:
+            raise ValueError("an IPv6 subnet needs enable_ipv6: true")
+        return self
 
 
 class PostgresServer(Model):
@@ -178,7 +350,20 @@ class Database(Model):
     owner: Key | None = None
     encoding: str | None = None
     locale: str | None = None
-    extensions: list[str] = Field(default_factory=list)
+    lc_collate: str | None = None
+    lc_ctype: str | None = None
+    template: str | None = Field(default=None, min_length=1, max_length=63)  # used when it is created
+    connection_limit: int | None = Field(default=None, ge=-1)  # None or -1: no limit
+    allow_connections: bool = True
+    public: DatabasePublic = Field(default_factory=DatabasePublic)
+    settings: Settings = Field(default_factory=dict)
+    extensions: Extensions = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _locale_or_parts(self) -> "Database":
+        if self.locale and (self.lc_collate or self.lc_ctype):
+            raise ValueError("give locale, or lc_collate and lc_ctype, not both (locale sets the two)")
+        return self
 
 
 class User(Model):
@@ -192,7 +377,17 @@ class User(Model):
     createdb: bool = False
     createrole: bool = False
     superuser: bool = False
+    inherit: bool = True
+    replication: bool = False
+    bypassrls: bool = False
+    connection_limit: int | None = Field(default=None, ge=-1)  # None or -1: no limit
+    valid_until: ValidUntil = None  # None: no expiry
+    settings: Settings = Field(default_factory=dict)
+    member_of: RoleNames = Field(default_factory=list)  # users keys, or names of roles outside the spec
     grants: dict[Key, Annotated[list[str], BeforeValidator(_privileges)]] = Field(default_factory=dict)
+    privileges: dict[Key, SchemaPrivileges] = Field(default_factory=dict)  # schemas key -> what it may do there
+    default_privileges: dict[Key, DefaultPrivileges] = Field(default_factory=dict)  # schemas key -> on new objects
+    on_drop: OnDrop | None = None  # None: what it owns goes to the admin
 
 
 class EnvSecret(Model):
@@ -238,6 +433,7 @@ class Spec(Model):
     postgres: dict[Key, PostgresServer] = Field(default_factory=dict)
     databases: dict[Key, Database] = Field(default_factory=dict)
     users: dict[Key, User] = Field(default_factory=dict)
+    schemas: dict[Key, Schema] = Field(default_factory=dict)
     quay: dict[Key, QuayInstance] = Field(default_factory=dict)
     organizations: dict[Key, Organization] = Field(default_factory=dict)
     robots: dict[Key, Robot] = Field(default_factory=dict)

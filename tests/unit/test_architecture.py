@@ -34,6 +34,8 @@ FORBIDDEN = {
     "apply": {"rich", "click", "quayform.render", "quayform.cli", "quayform.kinds", *CLIENTS},
     "observe": {"rich", "click", "quayform.render", "quayform.cli", "quayform.kinds", *CLIENTS},
     "pipeline": {"rich", "click", "quayform.render", "quayform.cli", *CLIENTS},
+    "convert": {"docker", "networkx", "deepdiff", "rich", "click", "quayform.kinds", "quayform.observe",
+                "quayform.apply", "quayform.diff", "quayform.plan", "quayform.pipeline", "quayform.cli", *CLIENTS},
     "cli": {"docker", "quayform.kinds", "quayform.observe", "quayform.apply", "quayform.diff", *CLIENTS},
 }
 

@@ -3,9 +3,11 @@
 - Spec: section `containers`, default name `<stack>-<key>`; secrets may appear in env values
   and file contents; files may come from templates; edges to `depends_on`, the networks it
   joins and the volumes it mounts.
-- Attributes: restart policy and networks are updated in place, a stopped container is
-  started; every other difference replaces it (see ATTRIBUTES). Image defaults are folded
-  into the desired form (form.py), so a fresh container compares equal.
+- Attributes: restart policy, networks (their aliases and fixed addresses) and the resource
+  limits (`docker update`) are updated in place, a stopped container is started; every other
+  difference replaces it (see `attributes`). Image defaults are folded into the desired form
+  (form.py), so a fresh container compares equal; the options of options.py are compared only
+  when the spec sets them.
 - Lifecycle: recreated with a volume or network it uses; deleted before any new container is
   created (it may hold the name or a host port) and before what it uses; supports
   create_before_destroy; anonymous volumes are released by `destroy --volumes`.
@@ -23,13 +25,25 @@ from quayform import labels as L
 from quayform.address import Address
 from quayform.changes import Change, Desired, LiveObject, Prerequisite, Reason
 from quayform.errors import PlanError
-from quayform.kinds.base import Ctx, Rules, replace, update
-from quayform.kinds.container import checks, engine, form
+from quayform.kinds.base import Attribute, Ctx, Rules, replace, update
+from quayform.kinds.container import checks, engine, envfiles, form, updates
+from quayform.kinds.container import options as O
 from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object
 from quayform.kinds.volume import list_containers, list_volumes
 
 IMAGE_THREADS = 4
 IMPORTED = Reason("imported", "imported: replaced by a managed container that keeps its volumes")
+
+
+def option_attributes() -> tuple[Attribute, ...]:
+    """The options of options.py (the resources update in place), each compared by its judge: only when set."""
+    table = tuple(update(o.name, updates.update_resources, judge=o.judge, mapping=o.mapping) if o.name in O.RESOURCES
+                  else replace(o.name, judge=o.judge, mapping=o.mapping) for o in O.OPTIONS)
+    return table + (
+        replace("hostname", judge=O.judge_default("hostname", "")),
+        replace("network_mode", judge=O.judge_default("network_mode", "bridge")),
+        update("addresses", updates.update_networks, mapping=True, judge=O.judge_default("addresses", {})),
+        replace("expose", judge=O.judge_exposed), replace("logging", judge=O.judge_logging))
 
 
 class ContainerKind(EngineKind):
@@ -38,10 +52,10 @@ class ContainerKind(EngineKind):
     attributes = (
         replace("name"), replace("image"), replace("image_id", computed=True), replace("command"),
         replace("entrypoint"), replace("env", mapping=True), replace("ports"), replace("mounts"),
-        update("networks", engine.update_networks, mapping=True), update("restart", engine.update_restart),
+        update("networks", updates.update_networks, mapping=True), update("restart", updates.update_restart),
         replace("privileged"), replace("user"), replace("working_dir"), replace("labels", mapping=True),
         replace("healthcheck"), replace("stop_signal"), replace("stop_grace_period"),
-        replace("files", mapping=True), update("running", engine.update_running),
+        replace("files", mapping=True), *option_attributes(), update("running", updates.update_running),
     )
     rules = Rules(recreated_with=("volumes", "networks"), deletes_before_creates=True, create_before_destroy=True)
 
@@ -52,8 +66,8 @@ class ContainerKind(EngineKind):
     def resolve_entry(self, entry: Any, path: tuple, resolver: Any) -> Any:
         if not isinstance(entry, dict):
             return resolver.walk(entry, path)
-        return {k: (resolver.files(v, path + (k,)) if k == "files" else resolver.walk(v, path + (k,)))
-                for k, v in entry.items()}
+        readers = {"files": resolver.files, "env_file": lambda v, at: envfiles.read(v, at, resolver)}
+        return {k: readers.get(k, resolver.walk)(v, path + (k,)) for k, v in entry.items()}
 
     def edges(self, spec: Any, key: str, item: Any) -> Iterable[tuple[Address, tuple]]:
         for i, dep in enumerate(item.depends_on):
@@ -63,12 +77,15 @@ class ContainerKind(EngineKind):
         for mount in item.volumes:
             if mount.kind == "volume":
                 yield Address("volumes", mount.source), ()
+        if (item.network_mode or "").startswith("container:"):
+            yield Address("containers", item.network_mode.partition(":")[2]), ("network_mode",)
 
     def check(self, spec: Any, ctx: Ctx, report: Any) -> None:
         checks.check_containers(spec, report)
 
     def conflicts(self, spec: Any, desired: Any, objects: Any, stack: str) -> list[str]:
-        return checks.host_ports_in_use(desired, objects, stack)
+        return (checks.host_ports_in_use(desired, objects, stack) + checks.images_not_pulled(spec, desired)
+                + checks.network_modes_left(desired, objects, stack))
 
     def delete_note(self, live: LiveObject, release: frozenset[str] = frozenset()) -> str:
         volumes = getattr(live.payload, "anonymous_volumes", {})
@@ -90,10 +107,13 @@ class ContainerKind(EngineKind):
         refs = sorted({c.image for c in spec.containers.values()})
         if not refs:
             return {}
+        # pull_policy always: ask the registry what the tag names now (a digest, no download)
+        always = sorted({c.image for c in spec.containers.values() if c.pull_policy == "always" and "@" not in c.image})
         engine_conn = connections.get(self.engine_of(spec, next(iter(spec.containers))))
         with ThreadPoolExecutor(min(IMAGE_THREADS, len(refs))) as pool:
-            raws = list(pool.map(lambda ref: engine.inspect_image(engine_conn, ref), refs))
-        return {ref: form.image_info(raw) if raw is not None else None for ref, raw in zip(refs, raws)}
+            raws = dict(zip(refs, pool.map(lambda ref: engine.inspect_image(engine_conn, ref), refs)))
+            upstream = dict(zip(always, pool.map(lambda ref: engine.registry_digest(engine_conn, ref), always)))
+        return {ref: _image_info(ref, raw, upstream.get(ref)) for ref, raw in raws.items()}
 
     def list_live(self, engine_conn: Any, stack: str, detail: bool) -> Iterable[Any]:
         """Every container (one list call); the stack's ones inspected in parallel unless `detail` is off."""
@@ -105,7 +125,8 @@ class ContainerKind(EngineKind):
         if not detail:
             return [("list", c, markers.get(c["Id"]), {}) for c in ours] + others
         with engine_conn.errors("inspecting containers"), ThreadPoolExecutor(8) as pool:
-            inspected = list(pool.map(lambda c: api.inspect_container(c["Id"]), ours))
+            inspected = [shared_network_by_name(raw, listed) for raw in pool.map(lambda c: api.inspect_container(c["Id"]),
+                                                                                  ours)]
             wanted = [(raw["Id"], path) for raw in inspected
                       for path in form.read_back_paths((raw.get("Config") or {}).get("Labels") or {})]
             contents = dict(zip(wanted, pool.map(lambda w: engine.read_back(engine_conn, *w), wanted)))
@@ -136,6 +157,8 @@ class ContainerKind(EngineKind):
     def uses(self, form: Any, target: Hashable) -> Iterable[tuple[str, str]]:
         for network in form.get("networks") or {}:
             yield "networks", network
+        if (form.get("network_mode") or "").startswith("container:"):
+            yield "containers", form["network_mode"].partition(":")[2]  # it shares that one's network: deleted first
         for mount in form.get("mounts") or []:
             if mount.startswith("volume:"):
                 yield "volumes", mount.split(":")[1]
@@ -150,17 +173,28 @@ class ContainerKind(EngineKind):
         image = images.get(container.image)
         if image is not None:
             declared = replace_fields(declared, image_volumes=image.volumes)
-        missing = container.image in images and image is None
         target = self.engine_of(spec, key)
-        pull = Prerequisite("pull", container.image, f"Image {container.image} is not on the engine; apply will pull "
-                                                     "it first.", self.section, target, (address,))
         return Desired(form.desired_form(address, declared, image), declared, lifecycle, target,
                        partial=frozenset({"env", "labels", "mounts"}) if image is None else frozenset(),
-                       prerequisites=(pull,) if missing else ())
+                       prerequisites=self._pulls(container, container.image in images, image, address, target))
+
+    def _pulls(self, container: Any, read: bool, image: form.ImageInfo | None, address: Address,
+               target: Hashable) -> tuple[Prerequisite, ...]:
+        """The pull apply does first: an image not on the engine (unless pull_policy never), or, with
+        pull_policy always, one the registry has replaced; the platform rides along in the value."""
+        if image is not None and image.upstream:
+            why = f"Image {container.image}: the registry has another image for its tag (pull_policy: always)"
+        elif read and image is None and container.pull_policy != "never":
+            why = f"Image {container.image} is not on the engine"
+        else:
+            return ()
+        ref = container.image + (f" --platform {container.platform}" if container.platform else "")
+        return (Prerequisite("pull", ref, f"{why}; apply will pull it first.", self.section, target, (address,)),)
 
     # -- effects -------------------------------------------------------------------------------
     def prepare(self, prerequisite: Prerequisite, engine_conn: Any, progress: Any) -> None:
-        engine.pull(engine_conn, prerequisite.value, progress)
+        ref, _, platform = prerequisite.value.partition(" --platform ")
+        engine.pull(engine_conn, ref, progress, platform or None)
 
     def create(self, change: Change, engine_conn: Any) -> None:
         engine.create(change, engine_conn)
@@ -176,6 +210,27 @@ class ContainerKind(EngineKind):
 
     def adopt(self, engine_conn: Any, stack: str, address: Address, name: str) -> str:
         return adopt(engine_conn, stack, address, name)
+
+
+def _image_info(ref: str, raw: dict[str, Any] | None, upstream: str | None) -> form.ImageInfo | None:
+    """What the image gives a container; with the registry's digest when the engine's image is not it."""
+    if raw is None:
+        return None
+    info = form.image_info(raw)
+    if upstream and not any(d.endswith("@" + upstream) for d in raw.get("RepoDigests") or []):
+        info = replace_fields(info, upstream=f"{engine.split_reference(ref)[0]}@{upstream}")
+    return info
+
+
+def shared_network_by_name(raw: dict[str, Any], listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The engine records `network_mode: container:X` by X's id; the spec names X: say its name (an id of a
+    container that is gone stays, and differs from any name)."""
+    mode = (raw.get("HostConfig") or {}).get("NetworkMode") or ""
+    if not mode.startswith("container:"):
+        return raw
+    other = mode.partition(":")[2]
+    name = next((form.listed_name(c) for c in listed if c["Id"] == other or c["Id"].startswith(other)), other)
+    return {**raw, "HostConfig": {**raw["HostConfig"], "NetworkMode": f"container:{name}"}}
 
 
 def import_markers(volumes: Iterable[dict[str, Any]], stack: str) -> dict[str, tuple[str, str]]:

@@ -1,10 +1,13 @@
-"""The spec rules of containers that span resources: references, host ports, mount paths."""
+"""The spec rules of containers that span resources: references, host ports, mount paths, network modes,
+memory limits, fixed addresses; and, at plan time, what the engine's state forbids."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from typing import Any, Callable
 
+from quayform.changes import UNKNOWN
 from quayform.spec.yaml_loader import format_path
 
 Report = Callable[[tuple, str], None]
@@ -15,6 +18,9 @@ def check_containers(spec: Any, report: Report) -> None:
     _port_clashes(spec, report)
     _mount_clashes(spec, report)
     _create_before_destroy(spec, report)
+    _network_modes(spec, report)
+    _memory(spec, report)
+    _fixed_addresses(spec, report)
 
 
 def _references(spec: Any, report: Report) -> None:
@@ -54,12 +60,32 @@ def _mount_clashes(spec: Any, report: Report) -> None:
     for key, container in spec.containers.items():
         seen: dict[str, str] = {}
         places = [(("containers", key, "volumes", i), m.target) for i, m in enumerate(container.volumes)]
+        places += [(("containers", key, "tmpfs", target), target) for target in container.tmpfs or {}]
         places += [(("containers", key, "files", path), path) for path in container.files]
         for path, target in places:
             if target in seen:
                 report(path, f"{target} is already mounted or written by {seen[target]}")
             else:
                 seen[target] = format_path(path)
+        _files_hidden(key, container, report)
+
+
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def _files_hidden(key: str, container: Any, report: Report) -> None:
+    """A file written before start lands under a tmpfs that start then mounts over it, and cannot be
+    written at all into a read-only root filesystem (only into a volume)."""
+    mounts = [m.target for m in container.volumes]
+    for path in container.files:
+        tmpfs = next((t for t in container.tmpfs or {} if _under(path, t)), None)
+        if tmpfs:
+            report(("containers", key, "files", path), f"would be hidden by the tmpfs mounted at {tmpfs} when the "
+                                                       "container starts (write it elsewhere, or mount a volume)")
+        elif container.read_only and not any(_under(path, m) for m in mounts):
+            report(("containers", key, "files", path), "cannot be written: the container's root filesystem is "
+                                                       "read_only (write it under one of its volumes)")
 
 
 def _create_before_destroy(spec: Any, report: Report) -> None:
@@ -100,3 +126,119 @@ def host_ports_in_use(desired: Any, objects: Any, stack: str) -> list[str]:
 def _overlap(one: str, other: str) -> bool:
     wildcard = ("", "0.0.0.0", "::")
     return one in wildcard or other in wildcard or one == other
+
+
+# What a network mode other than the container's own networks rules out (Docker refuses these).
+_SHARED_NETWORK_KEYS = ("hostname", "domainname", "dns", "dns_search", "dns_opt", "extra_hosts", "expose")
+
+
+def _network_modes(spec: Any, report: Report) -> None:
+    for key, container in spec.containers.items():
+        mode = container.network_mode
+        if mode is None:
+            continue
+        at = ("containers", key, "network_mode")
+        if container.networks:
+            report(at, f"network_mode {mode} and networks exclude each other: give one of them")
+        if mode.startswith("container:"):
+            _shares_network(spec, key, container, mode.partition(":")[2], report)
+        elif mode != "bridge" and container.ports:
+            why = "it uses the host's ports directly" if mode == "host" else "it has no network"
+            report(("containers", key, "ports"), f"cannot publish ports with network_mode {mode}: {why}")
+        if mode == "host":
+            for name in container.sysctls or {}:
+                if name.startswith("net."):
+                    report(("containers", key, "sysctls", name), f"{name} cannot be set with network_mode host: "
+                                                                 "it would change the host's network stack")
+
+
+def _shares_network(spec: Any, key: str, container: Any, other: str, report: Report) -> None:
+    at = ("containers", key, "network_mode")
+    if other == key:
+        report(at, "a container cannot share its own network")
+    elif other not in spec.containers:
+        report(at, f"shares the network of containers.{other}, which is not in the spec")
+    if container.ports:
+        report(("containers", key, "ports"), f"cannot publish ports on a shared network: publish them on "
+                                             f"containers.{other}")
+    for name in _SHARED_NETWORK_KEYS:
+        if getattr(container, name) is not None:
+            report(("containers", key, name), f"{name} cannot be set: the container shares the network of "
+                                              f"containers.{other}, which sets it")
+
+
+def _memory(spec: Any, report: Report) -> None:
+    for key, c in spec.containers.items():
+        if c.memswap_limit is not None and c.mem_limit is None:
+            report(("containers", key, "memswap_limit"), "memswap_limit needs mem_limit (it counts memory and swap "
+                                                         "together)")
+        elif c.memswap_limit not in (None, -1) and c.memswap_limit < c.mem_limit:
+            report(("containers", key, "memswap_limit"), "memswap_limit is memory plus swap: it cannot be below "
+                                                         "mem_limit")
+        if c.mem_reservation is not None and c.mem_limit is not None and c.mem_reservation > c.mem_limit:
+            report(("containers", key, "mem_reservation"), "mem_reservation is a soft limit below mem_limit: it "
+                                                           "cannot be above it")
+
+
+def _fixed_addresses(spec: Any, report: Report) -> None:
+    taken: dict[tuple[str, str], str] = {}
+    for key, container in spec.containers.items():
+        if not isinstance(container.networks, dict):
+            continue
+        for net, attached in container.networks.items():
+            network = spec.networks.get(net)
+            for field, version in (("ipv4_address", 4), ("ipv6_address", 6)):
+                address = getattr(attached, field)
+                if address is None or network is None:
+                    continue
+                at = ("containers", key, "networks", net, field)
+                problem = _address_problem(network, net, address, version)
+                if problem:
+                    report(at, problem)
+                elif (net, address) in taken:
+                    report(at, f"{address} is already the address of containers.{taken[(net, address)]} on "
+                               f"networks.{net}")
+                taken.setdefault((net, address), key)
+
+
+def _address_problem(network: Any, net: str, address: str, version: int) -> str:
+    if version == 6 and not network.enable_ipv6:
+        return f"networks.{net} does not enable_ipv6"
+    pools = [p for p in (network.ipam.config if network.ipam else ()) if p.network.version == version]
+    if not pools:
+        return (f"a fixed address needs a subnet declared on networks.{net} "
+                f"(ipam: {{config: [{{subnet: ...}}]}})")
+    ip = ipaddress.ip_address(address)
+    pool = next((p for p in pools if ip in p.network), None)
+    if pool is None:
+        return f"{address} is outside the subnets of networks.{net} ({', '.join(p.subnet for p in pools)})"
+    if pool.gateway == address or ip in (pool.network.network_address, pool.network.broadcast_address):
+        return f"{address} is the gateway or a reserved address of {pool.subnet}"
+    return ""
+
+
+def images_not_pulled(spec: Any, desired: Any) -> list[str]:
+    """Containers whose image is missing while their pull_policy forbids pulling it."""
+    problems = []
+    for address, want in sorted(desired.items()):
+        if address.kind != "containers" or getattr(want.payload, "pull_policy", "") != "never":
+            continue
+        if want.form.get("image_id") == UNKNOWN:
+            problems.append(f"{address}: image {want.payload.image} is not on the engine and its pull_policy is "
+                            "never (load or build it there first, or set pull_policy: missing)")
+    return problems
+
+
+def network_modes_left(desired: Any, objects: Any, stack: str) -> list[str]:
+    """The stack's containers on the host's network (or none, or another container's) whose spec no
+    longer says so: Docker cannot move them to networks in place, and the spec must say what it wants."""
+    problems = []
+    for live in objects:
+        want = desired.get(live.address) if live.kind == "containers" and live.owner == stack else None
+        mode = live.form.get("network_mode", "bridge")
+        if want is None or "network_mode" in want.form or mode == "bridge":
+            continue
+        problems.append(f"{live.address}: it runs with network_mode {mode}, which the spec no longer sets, and "
+                        "Docker cannot change a network mode in place; write the mode it should have (e.g. "
+                        "network_mode: bridge) and the plan replaces it")
+    return problems

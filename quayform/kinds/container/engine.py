@@ -16,10 +16,11 @@ from typing import Any, Callable
 from quayform import labels as L
 from quayform.changes import Change
 from quayform.errors import ApplyError, EngineError, ReadinessError
+from quayform.kinds.container import options as O
 from quayform.kinds.container.form import ContainerPayload, FileWrite, LiveContainer
 from quayform.kinds.volume import loose_anonymous
 from quayform.sensitive import Sensitive, reveal
-from quayform.spec.values import parse_duration
+from quayform.spec.values import UNSET, parse_duration
 
 LOG_TAIL = 8
 
@@ -164,11 +165,11 @@ def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str])
     """The container made and started under a staging name, and the anonymous volumes made for it."""
     api = engine.api
     staging = f"{payload.name}-qf-{secrets.token_hex(4)}"
-    (first_net, first_aliases), *other_networks = payload.networks
+    other_networks = payload.networks[1:] if joins_networks(payload) else ()
     volumes, made = make_anonymous_volumes(payload, engine, keep)
     bind_list = binds(payload, volumes)
     try:
-        created = _create(payload, engine, staging, first_net, first_aliases, bind_list)
+        created = _create(payload, engine, staging, bind_list)
     except BaseException:
         remove_volumes(engine, made)
         raise
@@ -176,7 +177,8 @@ def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str])
     try:
         with engine.errors(f"configuring container {payload.name}"):
             for name, aliases in other_networks:
-                api.connect_container_to_network(cid, name, aliases=list(aliases) or None)
+                api.connect_container_to_network(cid, name, aliases=list(aliases) or None,
+                                                 **fixed_address(payload.addresses.get(name)))
             if payload.files:
                 api.put_archive(cid, "/", files_tar(payload.files))
         start(engine, cid, payload.name)
@@ -188,21 +190,49 @@ def create_started(payload: ContainerPayload, engine: Any, keep: dict[str, str])
     return cid, made
 
 
-def _create(payload: ContainerPayload, engine: Any, staging: str, first_net: str, first_aliases: tuple[str, ...],
-            bind_list: list[str]) -> dict[str, Any]:
+def joins_networks(payload: ContainerPayload) -> bool:
+    """Whether the container is on networks of its own (not the host's, none, or another container's)."""
+    return payload.network_mode in (None, "bridge")
+
+
+def fixed_address(fixed: dict[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in (fixed or {}).items() if k in ("ipv4_address", "ipv6_address")}
+
+
+def exposed_ports(payload: ContainerPayload) -> list[tuple[int, str]]:
+    """Every port the container exposes: those it publishes and those of `expose`."""
+    ports = {(b.container_port, b.protocol) for b in payload.ports}
+    ports |= {(int(p.split("/")[0]), p.split("/")[1]) for p in payload.exposed or ()}
+    return sorted(ports)
+
+
+def environment(env: dict[str, Any]) -> list[str]:
+    """NAME=VALUE for each variable; a bare NAME (the list form's unset) as just the name."""
+    return [k if v is UNSET else f"{k}={v}" for k, v in reveal(env).items()]
+
+
+def _create(payload: ContainerPayload, engine: Any, staging: str, bind_list: list[str]) -> dict[str, Any]:
     api = engine.api
+    first = payload.networks[0] if joins_networks(payload) else None
+    logging = payload.logging
     with engine.errors(f"creating container {payload.name}"):
-        host_config = api.create_host_config(binds=bind_list or None, restart_policy=restart_policy(payload.restart),
-                                             privileged=payload.privileged, network_mode=first_net)
+        host_config = api.create_host_config(
+            binds=bind_list or None, restart_policy=restart_policy(payload.restart), privileged=payload.privileged,
+            network_mode=first[0] if first else payload.network_mode,
+            log_config={"type": logging["driver"], "config": logging["options"]} if logging else None,
+            **O.host_arguments(payload.options))
         host_config["PortBindings"] = port_bindings(payload)
-        endpoint = api.create_endpoint_config(aliases=list(first_aliases) or None)
+        networking = None
+        if first:
+            endpoint = api.create_endpoint_config(aliases=list(first[1]) or None,
+                                                  **fixed_address(payload.addresses.get(first[0])))
+            networking = api.create_networking_config({first[0]: endpoint})
         return api.create_container(
             image=payload.image, name=staging, command=payload.command, entrypoint=payload.entrypoint,
-            environment=[f"{k}={v}" for k, v in reveal(payload.env).items()], labels=payload.labels,
-            ports=[(b.container_port, b.protocol) for b in payload.ports] or None,
+            environment=environment(payload.env), labels=payload.labels, ports=exposed_ports(payload) or None,
             user=payload.user, working_dir=payload.working_dir, healthcheck=payload.healthcheck,
             stop_signal=payload.stop_signal, stop_timeout=payload.stop_timeout, host_config=host_config,
-            networking_config=api.create_networking_config({first_net: endpoint}), detach=True)
+            hostname=payload.hostname, networking_config=networking, detach=True, **O.config_arguments(payload.options))
 
 
 def start(engine: Any, cid: str, name: str) -> None:
@@ -213,33 +243,6 @@ def start(engine: Any, cid: str, name: str) -> None:
         if "port is already allocated" in text or "address already in use" in text:
             raise ApplyError(f"cannot start container {name}: a host port it publishes is already in use ({text})") from None
         raise ApplyError(f"cannot start container {name}: {text}") from None
-
-
-# -- in-place updates, one function per updatable attribute -----------------------------------
-
-def update_restart(kind: Any, change: Change, engine: Any) -> None:
-    with engine.errors(f"updating container {change.name}"):
-        engine.api.update_container(change.live_id, restart_policy=restart_policy(change.payload.restart))
-
-
-def update_networks(kind: Any, change: Change, engine: Any) -> None:
-    live: dict[str, list[str]] = (change.before or {}).get("networks") or {}
-    desired: dict[str, list[str]] = (change.after or {}).get("networks") or {}
-    with engine.errors(f"updating the networks of container {change.name}"):
-        for net, aliases in live.items():
-            if net not in desired or sorted(desired[net]) != aliases:
-                engine.api.disconnect_container_from_network(change.live_id, net, force=True)
-        for net, aliases in desired.items():
-            if net not in live or sorted(aliases) != live[net]:
-                engine.api.connect_container_to_network(change.live_id, net, aliases=aliases or None)
-
-
-def update_running(kind: Any, change: Change, engine: Any) -> None:
-    if getattr(change.live_payload, "paused", False):
-        with engine.errors(f"unpausing container {change.name}"):
-            engine.api.unpause(change.live_id)
-        return
-    start(engine, change.live_id, change.name)
 
 
 # -- delete ----------------------------------------------------------------------------------
@@ -394,12 +397,21 @@ def inspect_image(engine: Any, ref: str) -> dict[str, Any] | None:
         raise EngineError(f"inspecting image {ref}: {engine.describe(exc)}") from None
 
 
-def pull(engine: Any, ref: str, progress: Callable[[str], None]) -> None:
+def registry_digest(engine: Any, ref: str) -> str:
+    """The manifest digest the registry serves for `ref` now (pull_policy: always), read without a download."""
+    try:
+        return engine.registry_digest(ref)
+    except engine.Failure as exc:
+        raise EngineError(f"asking the registry about image {ref} (pull_policy: always): {engine.describe(exc)}") \
+            from None
+
+
+def pull(engine: Any, ref: str, progress: Callable[[str], None], platform: str | None = None) -> None:
     """Pull `ref`, reporting one line per layer status change; EngineError if it cannot be pulled."""
     repository, tag = split_reference(ref)
     last: dict[str, str] = {}
     try:
-        for event in engine.api.pull(repository, tag=tag or None, stream=True, decode=True):
+        for event in engine.api.pull(repository, tag=tag or None, stream=True, decode=True, platform=platform):
             if "error" in event:
                 raise EngineError(f"image {ref} cannot be pulled: {event['error']}")
             layer, status = event.get("id", ""), event.get("status", "")

@@ -18,10 +18,11 @@ from typing import Any, Mapping
 from quayform import labels as L
 from quayform.address import Address
 from quayform.changes import UNKNOWN, Lifecycle
+from quayform.kinds.container import options as O
 from quayform.kinds.engine_kind import ownership_labels
 from quayform.sensitive import Sensitive
 from quayform.spec.models import Container, Healthcheck
-from quayform.spec.values import PortBinding, format_duration
+from quayform.spec.values import UNSET, PortBinding, format_duration
 
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
 
@@ -40,6 +41,7 @@ class ImageInfo:
     healthcheck: dict[str, Any] | None = None
     volumes: tuple[str, ...] = ()
     stop_signal: str = ""
+    upstream: str = ""  # pull_policy always: "repo@digest" the registry serves now, when this image is not it
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,13 @@ class ContainerPayload:
     stop_timeout: int | None  # seconds
     files: tuple[FileWrite, ...]
     image_volumes: tuple[str, ...] | None = None  # the targets the image declares as VOLUME; None: not known yet
+    options: dict[str, Any] = field(default_factory=dict)  # the table options the spec sets (options.py), parsed
+    hostname: str | None = None
+    network_mode: str | None = None  # as the spec sets it: bridge, host, none, container:<Docker name>
+    addresses: dict[str, dict[str, str]] = field(default_factory=dict)  # network name -> fixed ipv4/ipv6 address
+    exposed: tuple[str, ...] | None = None  # the spec's `expose`, e.g. ("80/tcp",)
+    logging: dict[str, Any] | None = None  # compose's {driver, options}
+    pull_policy: str = "missing"
 
 
 def image_info(raw: Mapping[str, Any]) -> ImageInfo:
@@ -110,12 +119,12 @@ def image_info(raw: Mapping[str, Any]) -> ImageInfo:
     )
 
 
-def split_env(entries: list[str] | None) -> dict[str, str]:
-    """["A=1", "B"] -> {"A": "1", "B": ""}; later entries win, as in Docker."""
-    env: dict[str, str] = {}
+def split_env(entries: list[str] | None) -> dict[str, str | None]:
+    """["A=1", "B="] -> {"A": "1", "B": ""}; a bare "C" (unset in the process) -> None; later entries win."""
+    env: dict[str, str | None] = {}
     for entry in entries or []:
-        key, _, value = entry.partition("=")
-        env[key] = value
+        key, sep, value = entry.partition("=")
+        env[key] = value if sep else None
     return env
 
 
@@ -132,7 +141,7 @@ def healthcheck_form(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def healthcheck_to_docker(check: Healthcheck) -> dict[str, Any]:
-    out: dict[str, Any] = {"Test": list(check.test)}
+    out: dict[str, Any] = {"Test": check.command}
     for key, docker_key in (("interval", "Interval"), ("timeout", "Timeout"), ("retries", "Retries"),
                             ("start_period", "StartPeriod")):
         value = getattr(check, key)
@@ -194,20 +203,41 @@ def declare(address: Address, container: Container, spec: Any, name_of: Any, lif
             source = ""
         mounts.append(MountSpec(mount.kind, source, mount.target, mount.read_only, mount.options))
     files = tuple(FileWrite(path, f.content, f.mode, f.owner) for path, f in container.files.items())
+    env = container.environment
     labels = {**container.labels, **ownership_labels(spec.stack, address, lifecycle),
               L.FILES: file_label(address, files),
-              L.SENSITIVE_ENV: ",".join(sorted(k for k, v in container.env.items() if isinstance(v, Sensitive)))}
-    networks = tuple((name_of(Address("networks", n)), tuple(sorted({address.key, *attached.aliases})))
-                     for n, attached in container.attachments.items())
+              L.SENSITIVE_ENV: ",".join(sorted(k for k, v in env.items() if isinstance(v, Sensitive)))}
+    if container.platform:
+        labels[O.PLATFORM_LABEL] = container.platform
+    networks, network_mode = _networks(address, container, name_of)
+    addresses = {name_of(Address("networks", n)): {k: v for k, v in (("ipv4_address", a.ipv4_address),
+                                                                       ("ipv6_address", a.ipv6_address)) if v}
+                 for n, a in container.attachments.items() if a.ipv4_address or a.ipv6_address}
+    logging = container.logging
     return ContainerPayload(
         name=name_of(address), image=container.image, command=container.command, entrypoint=container.entrypoint,
-        env=dict(container.env), ports=tuple(container.port_bindings), mounts=tuple(mounts),
-        networks=networks or (("bridge", ()),), restart=container.restart, privileged=container.privileged,
+        env=env, ports=tuple(container.port_bindings), mounts=tuple(mounts),
+        networks=networks, restart=container.restart, privileged=container.privileged,
         user=container.user, working_dir=container.working_dir, labels=labels,
         healthcheck=healthcheck_to_docker(container.healthcheck) if container.healthcheck else None,
         stop_signal=container.stop_signal,
         stop_timeout=container.stop_grace_period // 1_000_000_000 if container.stop_grace_period is not None else None,
-        files=files)
+        files=files, options=O.declared(container), hostname=container.hostname, network_mode=network_mode,
+        addresses=addresses, exposed=tuple(container.exposed) if container.exposed is not None else None,
+        logging={"driver": logging.driver, "options": dict(logging.options)} if logging else None,
+        pull_policy=container.pull_policy)
+
+
+def _networks(address: Address, container: Container, name_of: Any) -> tuple[tuple, str | None]:
+    """(networks joined, with their aliases; the network mode when it is not the networks')."""
+    mode = container.network_mode
+    if mode in ("host", "none"):
+        return ((mode, ()),), mode
+    if mode and mode.startswith("container:"):
+        return (), "container:" + name_of(Address("containers", mode.partition(":")[2]))
+    networks = tuple((name_of(Address("networks", n)), tuple(sorted({address.key, *attached.aliases})))
+                     for n, attached in container.attachments.items())
+    return networks or (("bridge", ()),), mode
 
 
 def restart_text(restart: tuple[str, int]) -> str:
@@ -232,7 +262,7 @@ def desired_form(address: Address, declared: ContainerPayload, image: ImageInfo 
     """The declaration with the image's defaults folded in: what the engine will report once created."""
     known = image is not None
     env: dict[str, Any] = dict(image.env) if known else {}
-    env.update(declared.env)
+    env.update({k: None if v is UNSET else v for k, v in declared.env.items()})
     if declared.command:
         command: Any = declared.command
     elif declared.entrypoint:
@@ -247,13 +277,13 @@ def desired_form(address: Address, declared: ContainerPayload, image: ImageInfo 
     return {
         "name": declared.name,
         "image": declared.image,
-        "image_id": image.id if known else UNKNOWN,
+        "image_id": (image.upstream or image.id) if known else UNKNOWN,
         "command": command,
         "entrypoint": _default(declared.entrypoint, image, "entrypoint"),
         "env": env,
         "ports": sorted(str(p) for p in declared.ports),
         "mounts": sorted(mounts.values()),
-        "networks": {name: list(aliases) for name, aliases in declared.networks},
+        "networks": {name: [a for a in aliases if a != declared.hostname] for name, aliases in declared.networks},
         "restart": restart_text(declared.restart),
         "privileged": declared.privileged,
         "user": _default(declared.user, image, "user"),
@@ -264,6 +294,7 @@ def desired_form(address: Address, declared: ContainerPayload, image: ImageInfo 
         "stop_grace_period": declared.stop_timeout,
         "files": {w.path: file_form(address, w) for w in declared.files},
         "running": True,
+        **O.option_forms(declared),
     }
 
 
@@ -274,6 +305,7 @@ class LiveContainer:
     anonymous_volumes: dict[str, str] = field(default_factory=dict)  # target -> volume name
     import_marker: str | None = None  # the marker volume of `quayform import`, removed once replaced
     paused: bool = False
+    exposed: tuple[str, ...] = ()  # the ports it exposes (its image's among them: judged, not in the form)
 
 
 def listed_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
@@ -341,8 +373,9 @@ def live_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
     short_id = raw["Id"][:12]
     mounts, anonymous = _mounts(raw)
     networks = {}
+    engine_aliases = (short_id, raw["Id"], config.get("Hostname"))  # Docker adds its id and hostname on each network
     for name, endpoint in ((raw.get("NetworkSettings") or {}).get("Networks") or {}).items():
-        aliases = [a for a in (endpoint or {}).get("Aliases") or [] if a not in (short_id, raw["Id"])]
+        aliases = [a for a in (endpoint or {}).get("Aliases") or [] if a not in engine_aliases]
         networks[name] = sorted(set(aliases))
     policy = host.get("RestartPolicy") or {}
     restart = policy.get("Name") or "no"
@@ -377,8 +410,10 @@ def live_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
         "stop_grace_period": config.get("StopTimeout"),
         "files": files,
         "running": _running(raw.get("State") or {}),
+        **O.live_options(raw),
     }
-    return form, LiveContainer(anonymous, paused=bool((raw.get("State") or {}).get("Paused")))
+    return form, LiveContainer(anonymous, paused=bool((raw.get("State") or {}).get("Paused")),
+                               exposed=tuple(sorted((config.get("ExposedPorts") or {}).keys())))
 
 
 def _running(state: Mapping[str, Any]) -> bool:

@@ -2,23 +2,25 @@
 
 - Servers: the spec's `postgres` section names a server by the container it runs in; its
   objects live on a `PgTarget` and are reached with docker exec (pg_client.PgSession).
-- Reading: one psql run per server reads roles, databases, ACLs and the extensions of the
-  databases the spec declares on it; users and databases share that read (session memo).
-- Ownership: a COMMENT `quayform:<stack>:<address>[:prevent_destroy]` on the role or
-  database; an unmarked object whose name the spec uses is adopted.
+- Reading: one psql run per server reads roles, databases, ACLs and, inside each database the
+  spec declares on it, extensions, schemas and privileges (catalog.py); users, databases and
+  schemas share that read (session memo).
+- Ownership: a COMMENT `quayform:<stack>:<address>[:prevent_destroy][:on_drop=...]` on the role,
+  database or schema; an unmarked object whose name the spec uses is adopted.
 - Names are the key (or `name:`); a different name is a different object, so a renamed
   user or database leaves its old object behind as an orphan.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Hashable, Iterable
 
 from quayform.address import Address
 from quayform.changes import LiveObject
 from quayform.kinds.base import Ctx, Kind
-from quayform.kinds.postgres.sql import CATALOG_SQL, MARKER, psql_connect, quote_literal
+from quayform.errors import TargetUnavailable
+from quayform.kinds.postgres.catalog import catalog_script, parse_catalog
+from quayform.kinds.postgres.sql import MARKER
 from quayform.targets import DEFAULT_ENGINE, PgTarget
 
 SERVER_TIMEOUT = 120.0
@@ -36,6 +38,24 @@ def check_servers(spec: Any, report: Any) -> None:
     for key, server in spec.postgres.items():
         if server.container not in spec.containers:
             report(("postgres", key, "container"), f"runs in containers.{server.container}, which is not in the spec")
+
+
+def role_name(spec: Any, ctx: Ctx, key_or_name: str) -> str:
+    """A role named in the spec by its users key, or by its name (a role the spec does not manage)."""
+    return ctx.name_of(Address("users", key_or_name)) if key_or_name in spec.users else key_or_name
+
+
+def database_owner(spec: Any, ctx: Ctx, key: str) -> str:
+    """The owner of databases.KEY: its owner's name, or its server's admin."""
+    database = spec.databases[key]
+    return ctx.name_of(Address("users", database.owner)) if database.owner else spec.postgres[database.server].admin_user
+
+
+def schema_place(spec: Any, ctx: Ctx, key: str) -> tuple[str, str, str]:
+    """(database name, schema name, owner name) of schemas.KEY; the owner defaults to its database's."""
+    schema = spec.schemas[key]
+    owner = ctx.name_of(Address("users", schema.owner)) if schema.owner else database_owner(spec, ctx, schema.database)
+    return ctx.name_of(Address("databases", schema.database)), ctx.name_of(Address("schemas", key)), owner
 
 
 NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated by the server
@@ -58,9 +78,14 @@ def check_names(kind: Any, spec: Any, report: Any) -> None:
             report(where, problem)
 
 
-def marker(stack: str, address: Address, prevent_destroy: bool = False) -> str:
-    """The COMMENT that marks a role or database as this stack's (and guarded, if it is)."""
-    return f"{MARKER}{stack}:{address}" + (":prevent_destroy" if prevent_destroy else "")
+def marker(stack: str, address: Address, prevent_destroy: bool = False, on_drop: Any = None) -> str:
+    """The COMMENT that marks a role, database or schema as this stack's (guarded, and a role's drop policy)."""
+    text = f"{MARKER}{stack}:{address}" + (":prevent_destroy" if prevent_destroy else "")
+    if on_drop == "refuse":
+        text += ":on_drop=refuse"
+    elif isinstance(on_drop, dict):
+        text += f":on_drop=reassign_to={on_drop['reassign_to']}"
+    return text
 
 
 def read_marker(comment: str | None) -> tuple[str | None, Address | None, bool]:
@@ -68,38 +93,41 @@ def read_marker(comment: str | None) -> tuple[str | None, Address | None, bool]:
     if not comment or not comment.startswith(MARKER):
         return None, None, False
     stack, _, rest = comment[len(MARKER):].partition(":")
-    address_text, _, flag = rest.partition(":")
+    address_text, _, flags = rest.partition(":")
     try:
         address = Address.parse(address_text)
     except ValueError:
         address = None
-    return stack, address, flag == "prevent_destroy"
+    return stack, address, flags == "prevent_destroy" or flags.startswith("prevent_destroy:")
+
+
+def read_on_drop(comment: str | None) -> Any:
+    """A role's drop policy from its marker: None (to the admin), "refuse" or {"reassign_to": name}."""
+    owner, address, _ = read_marker(comment)
+    if owner is None or address is None:
+        return None
+    _, found, policy = (comment or "").partition(":on_drop=")
+    if not found:
+        return None
+    if policy == "refuse":
+        return "refuse"
+    return {"reassign_to": policy.removeprefix("reassign_to=")}
 
 
 def catalog(session: Any) -> dict[str, Any]:
-    """Roles, databases, privileges and the declared databases' extensions: one psql run, once per session."""
-    return session.memo("catalog", lambda: _read_catalog(session))
+    """Roles, databases, privileges and what is inside the declared databases: one psql run, once per session."""
+    return session.memo("catalog", lambda: parse_catalog(session.run(catalog_script(session.server.databases))))
 
 
-def _read_catalog(session: Any) -> dict[str, Any]:
-    script = [CATALOG_SQL]
-    for i, name in enumerate(session.server.databases):
-        literal = quote_literal(name)
-        script.append(
-            f"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = {literal} AND datallowconn) AS qf_ok{i} \\gset\n"
-            f"\\if :qf_ok{i}\n{psql_connect(name)}\n"
-            f"SELECT json_build_object('extensions_of', {literal}, 'extensions', "
-            f"COALESCE((SELECT json_agg(extname ORDER BY extname) FROM pg_extension), '[]'::json));\n\\endif\n")
-    result: dict[str, Any] = {"extensions": {}}
-    for line in session.run("".join(script)).splitlines():
-        if not line.startswith("{"):
+def server_versions(kind: Any, connections: Any, spec: Any, ctx: Ctx) -> dict[str, int]:
+    """server_version_num of every server that can be read now (from the catalog read: no extra psql run)."""
+    versions = {}
+    for target in kind.targets(spec, ctx):
+        try:
+            versions[target.key] = catalog(connections.get(target)).get("version")
+        except TargetUnavailable:
             continue
-        item = json.loads(line)
-        if "extensions_of" in item:
-            result["extensions"][item["extensions_of"]] = item["extensions"]
-        else:
-            result.update(item)
-    return result
+    return versions
 
 
 class PgKind(Kind):

@@ -6,7 +6,10 @@ password changed by hand by checking the server's stored verifier.
 
 Creation is written as "ensure": it creates what is missing and then sets every
 attribute, so an apply that was interrupted, or that meets a role kept in a volume
-from an earlier stack, converges instead of failing.
+from an earlier stack, converges instead of failing. What is exact (privileges,
+memberships, settings) is made exact by the server at that moment where it can be: the
+REVOKE and RESET statements come from a query run through psql's `\\gexec`, and privileges
+are never revoked wholesale before being granted again.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import unicodedata
 from typing import Any, Mapping
 
 from quayform.sensitive import Sensitive
+from quayform.spec.pg_models import LIST_SETTINGS, SCHEMA_PRIVILEGES
 
 SCRAM_ITERATIONS = 4096
-MARKER = "quayform:"  # prefix of the COMMENT that marks a role or database as managed
+MARKER = "quayform:"  # prefix of the COMMENT that marks a role, database or schema as managed
 
 
 def quote_ident(name: str) -> str:
@@ -125,8 +129,12 @@ def _unless_exists(catalog: str, column: str, name: str, statement: str) -> str:
 
 def role_attributes(user: Mapping[str, Any]) -> str:
     flags = [("LOGIN", user["login"]), ("CREATEDB", user["createdb"]), ("CREATEROLE", user["createrole"]),
-             ("SUPERUSER", user["superuser"])]
+             ("SUPERUSER", user["superuser"]), ("INHERIT", user.get("inherit", True)),
+             ("REPLICATION", user.get("replication", False)), ("BYPASSRLS", user.get("bypassrls", False))]
     text = " ".join(flag if on else f"NO{flag}" for flag, on in flags)
+    limit = user.get("connection_limit")
+    text += f" CONNECTION LIMIT {int(limit) if limit is not None else -1}"
+    text += f" VALID UNTIL {quote_literal(user.get('valid_until') or 'infinity')}"
     password = user.get("password")
     if isinstance(password, Sensitive):
         # Only the SCRAM verifier reaches the server: the password itself never leaves quayform.
@@ -134,13 +142,25 @@ def role_attributes(user: Mapping[str, Any]) -> str:
     return text
 
 
+DATABASE_PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")
+
+
+def exact_privileges(target: str, grantee: str, privileges: list[str], every: tuple[str, ...],
+                     revoke: bool = True) -> str:
+    """GRANT what is wanted and REVOKE only the rest (never all first: no moment without the wanted ones)."""
+    unwanted = [p for p in every if p not in privileges]
+    lines = []
+    if revoke and unwanted:
+        lines.append(f"REVOKE {'ALL' if not privileges else ', '.join(unwanted)} ON {target} FROM {grantee};")
+    if privileges:
+        lines.append(f"GRANT {', '.join(privileges)} ON {target} TO {grantee};")
+    return "".join(line + "\n" for line in lines)
+
+
 def grant_statements(user: str, database: str, privileges: list[str], owned: bool = False) -> str:
     """Make `user`'s privileges on `database` exactly `privileges` (owners keep theirs)."""
-    target = f"DATABASE {quote_ident(database)}"
-    lines = [] if owned else [f"REVOKE ALL ON {target} FROM {quote_ident(user)};"]
-    if privileges:
-        lines.append(f"GRANT {', '.join(privileges)} ON {target} TO {quote_ident(user)};")
-    return "\n".join(lines) + "\n"
+    return exact_privileges(f"DATABASE {quote_ident(database)}", quote_ident(user), privileges, DATABASE_PRIVILEGES,
+                            revoke=not owned)
 
 
 def _if_database_exists(name: str, body: str) -> str:
@@ -162,6 +182,8 @@ def ensure_user(user: Mapping[str, Any], marker: str, live_grants: Mapping[str, 
     script += _unless_exists("pg_roles", "rolname", name, f"CREATE ROLE {quote_ident(name)}")
     script += f"ALTER ROLE {quote_ident(name)} WITH {role_attributes(user)};\n"
     script += f"COMMENT ON ROLE {quote_ident(name)} IS {quote_literal(marker)};\n"
+    script += settings_statements("ROLE", name, user.get("settings") or {})
+    script += membership_statements(name, user.get("member_of") or [])
     for database, privileges in sorted(user["grants"].items()):
         script += _if_database_exists(database, _grant_unless_owner(name, database, privileges))
     for database in sorted(set(live_grants or {}) - set(user["grants"])):
@@ -197,51 +219,143 @@ def drop_user(name: str, databases: list[str], admin: str = "", depends_in: tupl
     return script + f"DROP ROLE IF EXISTS {quote_ident(name)};\n"
 
 
+def _when(condition: str, statement: str) -> str:
+    """psql's \\gexec runs `statement` only when `condition` holds on the server at that moment."""
+    return f"SELECT {quote_literal(statement)} WHERE {condition}\n\\gexec\n"
+
+
+def _role_oid(name: str) -> str:
+    return f"(SELECT oid FROM pg_roles WHERE rolname = {quote_literal(name)})"
+
+
+def _text_array(items: list[str]) -> str:
+    return f"ARRAY[{', '.join(quote_literal(i) for i in items)}]::text[]"
+
+
+def split_list(text: str) -> list[str]:
+    """A list setting as PostgreSQL stores it (`app, "$user", "a""b"`), or as typed, -> its items."""
+    pieces, current, quoted = [], [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    pieces.append("".join(current))
+    items = []
+    for piece in (p.strip() for p in pieces):
+        if len(piece) >= 2 and piece[0] == piece[-1] == '"':
+            piece = piece[1:-1].replace('""', '"')
+        items.append(piece)
+    return items
+
+
+def setting_value(name: str, value: Any) -> Any:
+    """A setting as compared: a list for the list settings (given as a list or as `a, b`), else text."""
+    if name in LIST_SETTINGS:
+        return list(value) if isinstance(value, list) else split_list(value)
+    return ", ".join(value) if isinstance(value, list) else value
+
+
+def setting_sql(name: str, value: Any) -> str:
+    """A setting's value as SQL: each item of a list setting its own literal, anything else one literal."""
+    if name in LIST_SETTINGS:
+        return ", ".join(quote_literal(item) for item in setting_value(name, value)) or "''"
+    return quote_literal(setting_value(name, value))
+
+
+def settings_statements(what: str, name: str, settings: Mapping[str, Any]) -> str:
+    """`ALTER ROLE|DATABASE name SET` each setting; every other one set on it is RESET (exact)."""
+    target = f"{what} {quote_ident(name)}"
+    script = "".join(f"ALTER {target} SET {quote_ident(k)} TO {setting_sql(k, v)};\n" for k, v in sorted(settings.items()))
+    owner = (f"s.setrole = {_role_oid(name)} AND s.setdatabase = 0" if what == "ROLE" else
+             f"s.setrole = 0 AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = {quote_literal(name)})")
+    return script + (f"SELECT format({quote_literal(f'ALTER {what} %I RESET %I')}, {quote_literal(name)}, "
+                     f"split_part(c, '=', 1)) FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE {owner} "
+                     f"AND split_part(c, '=', 1) <> ALL ({_text_array(sorted(settings))})\n\\gexec\n")
+
+
+def membership_statements(name: str, groups: list[str]) -> str:
+    """GRANT each group to the role; REVOKE every other membership it has (exact)."""
+    script = "".join(f"GRANT {quote_ident(g)} TO {quote_ident(name)};\n" for g in sorted(groups))
+    return script + (f"SELECT format('REVOKE %I FROM %I', g.rolname, {quote_literal(name)}) FROM pg_auth_members m "
+                     f"JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = {_role_oid(name)} "
+                     f"AND g.rolname <> ALL ({_text_array(sorted(groups))})\n\\gexec\n")
+
+
 def ensure_database(database: Mapping[str, Any], marker: str, grants: Mapping[str, list[str]],
-                    encoding: str | None = None, locale: str | None = None) -> str:
-    """Create the database if missing (owner, encoding, locale), then owner, comment and grants."""
+                    encoding: str | None = None, locale: str | None = None, template: str | None = None,
+                    lc_collate: str | None = None, lc_ctype: str | None = None) -> str:
+    """Create the database if missing (owner, template, encoding, locale), then set everything else.
+
+    What is inside it (extensions, schema public's privileges for PUBLIC) is `inside_database`;
+    connections are refused (allow_connections: false) only at the very end.
+    """
     name, owner = database["name"], database["owner"]
     create = f"CREATE DATABASE {quote_ident(name)} OWNER {quote_ident(owner)}"
-    if encoding or locale:
-        create += " TEMPLATE template0"
-    if encoding:
-        create += f" ENCODING {quote_literal(encoding)}"
-    if locale:
-        create += f" LOCALE {quote_literal(locale)}"
+    if template or encoding or locale or lc_collate or lc_ctype:
+        create += f" TEMPLATE {quote_ident(template) if template else 'template0'}"
+    for word, value in (("ENCODING", encoding), ("LOCALE", locale), ("LC_COLLATE", lc_collate),
+                        ("LC_CTYPE", lc_ctype)):
+        if value:
+            create += f" {word} {quote_literal(value)}"
+    ident = quote_ident(name)
     script = _say_if_exists("pg_database", "datname", name)
     script += _unless_exists("pg_database", "datname", name, create)
-    script += f"ALTER DATABASE {quote_ident(name)} OWNER TO {quote_ident(owner)};\n"
-    script += f"COMMENT ON DATABASE {quote_ident(name)} IS {quote_literal(marker)};\n"
+    script += f"ALTER DATABASE {ident} OWNER TO {quote_ident(owner)};\n"
+    script += f"COMMENT ON DATABASE {ident} IS {quote_literal(marker)};\n"
+    limit = database.get("connection_limit")
+    script += f"ALTER DATABASE {ident} WITH CONNECTION LIMIT {int(limit) if limit is not None else -1};\n"
+    if database.get("allow_connections", True):
+        script += f"ALTER DATABASE {ident} WITH ALLOW_CONNECTIONS true;\n"
+    public = (database.get("public") or {}).get("database")
+    if public is not None:
+        script += exact_privileges(f"DATABASE {ident}", "PUBLIC", public, DATABASE_PRIVILEGES)
+    script += settings_statements("DATABASE", name, database.get("settings") or {})
     for user, privileges in sorted(grants.items()):
         exists = f"SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {quote_literal(user)}) AS qf_role \\gset\n"
         script += exists + f"\\if :qf_role\n{grant_statements(user, name, privileges, owned=user == owner)}\\endif\n"
     return script
 
 
-def ensure_extensions(database: Mapping[str, Any]) -> str:
-    """Run inside the database itself: add the extensions the spec lists (extras are left alone)."""
-    lines = [psql_connect(database["name"])]
-    lines += [f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e)};" for e in database["extensions"]]
-    return "\n".join(lines) + "\n"
+def inside_database(database: Mapping[str, Any], extensions: Mapping[str, Mapping[str, str | None]]) -> str:
+    """Run inside the database: its extensions (version, schema), and what PUBLIC may do in schema public.
+
+    `extensions`: name -> {version, schema}, each only if given. A schema an extension names is
+    created if missing (owned by the database's owner); extensions not named are left alone.
+    """
+    public_schema = (database.get("public") or {}).get("public_schema")
+    if not extensions and public_schema is None:
+        return ""
+    script = psql_connect(database["name"]) + "\n"
+    for extension, given in sorted(extensions.items()):
+        ident, literal = quote_ident(extension), quote_literal(extension)
+        version, schema = given.get("version"), given.get("schema")
+        if schema:
+            script += f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)} AUTHORIZATION {quote_ident(database['owner'])};\n"
+        create = f"CREATE EXTENSION IF NOT EXISTS {ident}"
+        create += f" SCHEMA {quote_ident(schema)}" if schema else ""
+        create += f" VERSION {quote_literal(version)}" if version else ""
+        script += create + ";\n"
+        if version:
+            script += _when(f"EXISTS (SELECT 1 FROM pg_extension WHERE extname = {literal} AND extversion <> "
+                            f"{quote_literal(version)})", f"ALTER EXTENSION {ident} UPDATE TO {quote_literal(version)}")
+        if schema:
+            script += _when(f"EXISTS (SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                            f"WHERE e.extname = {literal} AND n.nspname <> {quote_literal(schema)})",
+                            f"ALTER EXTENSION {ident} SET SCHEMA {quote_ident(schema)}")
+    if public_schema is not None:
+        script += ("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public') AS qf_public \\gset\n"
+                   f"\\if :qf_public\n{exact_privileges('SCHEMA public', 'PUBLIC', public_schema, SCHEMA_PRIVILEGES)}"
+                   "\\endif\n")
+    return script
+
+
+def refuse_connections(name: str) -> str:
+    return f"ALTER DATABASE {quote_ident(name)} WITH ALLOW_CONNECTIONS false;\n"
 
 
 def drop_database(name: str) -> str:
     return f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE);\n"
-
-
-CATALOG_SQL = """\
-SELECT json_build_object(
-  'roles', COALESCE((SELECT json_agg(json_build_object(
-      'name', r.rolname, 'login', r.rolcanlogin, 'createdb', r.rolcreatedb, 'createrole', r.rolcreaterole,
-      'superuser', r.rolsuper, 'verifier', r.rolpassword,
-      'comment', shobj_description(r.oid, 'pg_authid')) ORDER BY r.rolname)
-    FROM pg_authid r WHERE r.rolname !~ '^pg_'), '[]'::json),
-  'databases', COALESCE((SELECT json_agg(json_build_object(
-      'name', d.datname, 'owner', pg_get_userbyid(d.datdba), 'encoding', pg_encoding_to_char(d.encoding),
-      'collate', d.datcollate, 'ctype', d.datctype, 'acl', d.datacl::text[],
-      'comment', shobj_description(d.oid, 'pg_database')) ORDER BY d.datname)
-    FROM pg_database d WHERE NOT d.datistemplate), '[]'::json),
-  'depends', COALESCE((SELECT json_agg(json_build_object('role', r.rolname, 'database', d.datname))
-    FROM (SELECT DISTINCT refobjid, dbid FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass) s
-    JOIN pg_authid r ON r.oid = s.refobjid JOIN pg_database d ON d.oid = s.dbid), '[]'::json));
-"""

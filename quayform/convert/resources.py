@@ -1,0 +1,172 @@
+"""`quayform convert`, the resources beside the services: compose's top-level secrets, configs,
+networks and volumes, as quayform's secrets, container files, networks and volumes.
+
+Pure, like the package's `Conversion` (notes, interpolation, paths), which every method goes through.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from quayform.spec.envfile import Var
+from quayform.spec.models import Network, Volume
+from quayform.spec.yaml_loader import Path
+
+if TYPE_CHECKING:
+    from quayform.convert import Conversion
+
+SECRETS_DIR = "/run/secrets"
+COMPOSE_FILE_MODE = "0444"  # compose's default for secrets and configs
+
+
+class Resources:
+    """The compose file's top-level sections, and the files a service's secrets and configs become."""
+
+    def __init__(self, conversion: "Conversion", data: dict):
+        self.c = conversion
+        self.data = data
+        self.secrets: dict[str, Any] = {}
+        self.top_secrets: dict[str, str | None] = {}  # compose secret -> quayform secret key (None: not carried)
+
+    def files(self, value: Any, path: Path, secret: bool) -> dict[str, Any]:
+        out = {}
+        for i, item in enumerate(value or []):
+            where = path + (i,)
+            source = item.get("source") if isinstance(item, dict) else item
+            settings = item if isinstance(item, dict) else {}
+            target = str(settings.get("target") or source)
+            if secret:
+                target = target if target.startswith("/") else f"{SECRETS_DIR}/{target}"
+                entry = self.secret_file(str(source), where)
+            else:
+                target = target if target.startswith("/") else f"/{target}"
+                entry = self.config_file(str(source), where)
+            if entry is None:
+                continue
+            entry["mode"] = _mode(settings.get("mode"))
+            if settings.get("uid") is not None or settings.get("gid") is not None:
+                entry["owner"] = f"{settings.get('uid') or 0}:{settings.get('gid') or 0}"
+            out[target] = entry
+        return out
+
+    def secret_file(self, source: str, path: Path) -> dict[str, Any] | None:
+        key = self.top_secrets.get(source, "")
+        if key == "":
+            self.c.note(path, f"secret {source!r} is not declared under the top-level secrets:")
+            return None
+        return None if key is None else {"content": f"${{secrets.{key}}}"}
+
+    def config_file(self, source: str, path: Path) -> dict[str, Any] | None:
+        config = (self.data.get("configs") or {}).get(source)
+        top = ("configs", source)
+        if not isinstance(config, dict):
+            self.c.note(path, f"config {source!r} is not declared under the top-level configs:")
+            return None
+        if "content" in config:
+            return {"content": self.c.values(str(config["content"]), top + ("content",))}
+        if "environment" in config:
+            key = self.c.variable(plain_var(str(config["environment"])), top + ("environment",))
+            return {"content": f"${{variables.{key}}}"}
+        if "file" not in config:
+            self.c.note(top, "not supported (an external config lives in a swarm): left out")
+            return None
+        relative = self.c.inside_spec_dir(str(config["file"]))
+        text = self.c.read_text(self.c.absolute(str(config["file"])))
+        if text is None:
+            self.c.note(top + ("file",), f"cannot read {config['file']}: the file is left out")
+            return None
+        if relative is not None and "${" not in text:
+            return {"template": relative}
+        self.c.note(top + ("file",), "its text is copied into the spec: " + (
+            "the file is outside the spec's folder" if relative is None else
+            "it holds '${', which a quayform template would read as a reference"))
+        return {"content": literal(text)}
+
+    def declare_secrets(self) -> None:
+        """The top-level secrets, as the spec's secrets (read by the containers' files)."""
+        for name, config in (self.data.get("secrets") or {}).items():
+            where = ("secrets", name)
+            key = self.c.key(name, where)
+            config = config or {}
+            if "file" in config:
+                relative = self.c.inside_spec_dir(str(config["file"]))
+                if relative is None:
+                    self.c.note(where + ("file",), "outside the spec's folder, where quayform does not read "
+                                                   "secrets: move the file beside the spec and fix the path")
+                    relative = self.c.host_path(str(config["file"]))
+                self.secrets[key] = {"file": relative}
+            elif "environment" in config:
+                self.secrets[key] = {"env": str(config["environment"])}
+            else:
+                self.c.note(where, "not supported (an external secret lives in a swarm): the containers using "
+                                   "it do not get it")
+                self.top_secrets[name] = None
+                continue
+            self.top_secrets[name] = key
+            for option in config:
+                if option not in ("file", "environment"):
+                    self.c.note(where + (option,), "not carried")
+
+    def networks(self, uses_default: bool) -> dict[str, Any]:
+        declared = dict(self.data.get("networks") or {})
+        if uses_default and "default" not in declared:
+            declared["default"] = None
+        return {self.c.key(name, ("networks", name)): self._top_entry("network", config, ("networks", name),
+                                                                      Network.model_fields)
+                for name, config in declared.items()}
+
+    def volumes(self) -> dict[str, Any]:
+        return {self.c.key(name, ("volumes", name)): self._top_entry("volume", config, ("volumes", name),
+                                                                     Volume.model_fields)
+                for name, config in (self.data.get("volumes") or {}).items()}
+
+    def _top_entry(self, noun: str, config: Any, path: Path, fields: dict) -> dict[str, Any]:
+        config = config or {}
+        out: dict[str, Any] = {}
+        for key, value in config.items():
+            where = path + (key,)
+            if key == "labels":
+                out["labels"] = mapping(self.c, value, where)
+            elif key == "external":
+                if value:
+                    self.c.note(where, f"quayform creates and labels the {noun}s it uses and does not take over one "
+                                       f"made elsewhere: while a {noun} of this name exists outside the stack, "
+                                       "`quayform plan` stops at the name clash")
+            elif key in fields and key != "lifecycle":
+                out[key] = self.c.values(value, where)
+            elif not str(key).startswith("x-"):
+                self.c.note(where, f"not supported by quayform's {noun}s")
+        if config.get("external") and "name" not in out:
+            out["name"] = path[-1]
+        return out
+
+
+def mapping(conversion: "Conversion", value: Any, path: Path) -> dict[str, Any]:
+    """Compose's map, or its list of "KEY=value" strings, as a map."""
+    if isinstance(value, list):
+        return {k: conversion.values(v, path + (i,)) for i, (k, _, v) in
+                enumerate(str(item).partition("=") for item in value)}
+    return {k: "" if v is None else conversion.values(v, path + (k,)) for k, v in (value or {}).items()}
+
+
+def literal(text: str) -> str:
+    """Plain text as quayform must write it: only `${` means something, and `$${` writes it."""
+    return text.replace("${", "$${")
+
+
+def plain_var(name: str) -> Var:
+    """The variable a bare compose NAME (the shell's value) reads."""
+    return Var(name, "", (), "${" + name + "}")
+
+
+def _mode(value: Any) -> str:
+    """Compose's mode as quayform's octal text: `0440` (octal as written) stays, a number is converted."""
+    if value is None:
+        return COMPOSE_FILE_MODE
+    text = getattr(value, "text", None) or str(value)
+    if re.fullmatch(r"0[0-7]{3,4}", text):
+        return text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "0" + format(int(value), "o")
+    return text
