@@ -250,7 +250,11 @@ class Executor:
         return kind.create_before_destroy(change, connection)
 
     def _wait(self, op: Operation) -> None:
-        self.kinds[op.address.kind].wait_ready(self._settled(op.change), self.connections.get(self._target(op)))
+        def progress(text: str) -> None:
+            self.emit(ApplyEvent(op.address, "waiting", op.verb, message=text))
+
+        self.kinds[op.address.kind].wait_ready(self._settled(op.change), self.connections.get(self._target(op)),
+                                               progress)
 
     @staticmethod
     def _count(op: Operation, result: ApplyResult, existed: bool = False) -> None:

@@ -191,7 +191,7 @@ class ApplyEvent:
     """Progress of one operation, emitted by apply and printed by render."""
 
     address: Address | None  # None for a notice about the whole run
-    phase: str  # "start" | "done" | "failed" | "skipped" | "info" | "notice"
+    phase: str  # "start" | "done" | "failed" | "skipped" | "info" | "notice" | "waiting" (what a wait awaits)
     operation: str  # "create" | "update" | "delete" | "pull" | "wait" | "create_before_destroy"
     elapsed: float = 0.0
     message: str | None = None

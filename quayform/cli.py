@@ -107,9 +107,9 @@ def _one_file(_ctx: click.Context, _param: click.Parameter, values: tuple[str, .
     return values[0] if values else None
 
 
-def common_options(func: Callable) -> Callable:
-    func = click.option("-f", "--file", "spec_path", multiple=True, callback=_one_file, envvar="QUAYFORM_FILE",
-                        help="Spec file (default: quayform.yaml).")(func)
+def common_options(func: Callable, short_file: bool = True) -> Callable:
+    func = click.option(*(("-f",) if short_file else ()), "--file", "spec_path", multiple=True, callback=_one_file,
+                        envvar="QUAYFORM_FILE", help="Spec file (default: quayform.yaml).")(func)
     func = click.option("--no-color", "no_color", is_flag=True, expose_value=True,
                         help="Plain output (NO_COLOR is honoured too).")(func)
     func = click.option("--var", "variables", multiple=True, callback=_parse_vars, metavar="NAME=VALUE",
@@ -180,18 +180,33 @@ def validate(ctx: click.Context, spec_path: str | None, variables: dict[str, str
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("-out", "--out", "out", metavar="FILE", help="Save the plan (no secrets in it) for `apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--refresh-only", is_flag=True, help="Only show where the live stack differs from the spec; plan no fix.")
 @click.pass_context
 def plan(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, replace: tuple[str, ...],
-         target: tuple[str, ...], as_json: bool, out: str | None, detailed_exitcode: bool) -> None:
+         target: tuple[str, ...], as_json: bool, out: str | None, detailed_exitcode: bool, refresh_only: bool) -> None:
     """Show what apply would change."""
     from quayform.pipeline import make_plan, save_plan_file
     from quayform.plan_document import dumps, plan_to_json
     from quayform.render import render_plan
 
     obj = _context(ctx, spec_path, variables, no_color)
+    if refresh_only and (out or replace):
+        raise click.UsageError("-refresh-only shows drift and plans nothing, so it takes neither -out nor -replace")
     options = obj.options(replace=replace, target=target)
     the_plan = make_plan(options)
     document = plan_to_json(the_plan)
+    if refresh_only:
+        from quayform.plan_document import drift_json
+        from quayform.render import render_drift
+
+        drift = drift_json(document)
+        if as_json:
+            obj.echo(dumps(drift))
+        else:
+            render_drift(drift, obj.printer())
+        if detailed_exitcode and drift["differs"]:
+            ctx.exit(EXIT_CHANGES)
+        return
     if as_json:
         obj.echo(dumps(document))
     else:
@@ -383,7 +398,8 @@ def output(ctx: click.Context, spec_path: str | None, variables: dict[str, str],
         if name is None or name not in values:
             raise click.UsageError(f"--raw prints one output: name it (outputs: {', '.join(values) or 'none'})")
         value = values[name]
-        click.echo(value.reveal() if isinstance(value, Sensitive) else value)  # asked for in clear: not masked
+        # asked for in clear: not masked; no newline added, as Terraform's -raw (for $(...) and files)
+        click.echo(value.reveal() if isinstance(value, Sensitive) else value, nl=False)
         return
     outputs = redact(values)
     if name is not None:
@@ -410,6 +426,106 @@ def graph(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
     click.echo(graph_to_dot(make_plan(obj.options())))
 
 
+@cli.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the resources as JSON.")
+@click.pass_context
+def ps(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, as_json: bool) -> None:
+    """List the stack's resources: state, health, published ports and image of each."""
+    from quayform.pipeline import stack_status
+    from quayform.plan_document import dumps
+    from quayform.render import render_status
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    document = stack_status(obj.options())
+    if as_json:
+        obj.echo(dumps(document))
+    else:
+        render_status(document, obj.printer())
+
+
+@cli.command()
+@click.argument("address")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until interrupted.")
+@click.option("-n", "--tail", type=click.IntRange(min=0), metavar="N", help="Only the last N lines.")
+@lambda func: common_options(func, short_file=False)
+@click.pass_context
+def logs(ctx: click.Context, address: str, follow: bool, tail: int | None, spec_path: str | None,
+         variables: dict[str, str], no_color: bool) -> None:
+    """Print what the container at ADDRESS (or its bare key) has written, secrets masked.
+
+    -f is --follow here, as in docker compose: name the spec with --file, or before the command
+    (quayform -f FILE logs -f web)."""
+    from quayform.pipeline import running_object
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    kind, connection, live = running_object(obj.options(), address)
+    try:
+        for line in kind.logs(connection, live, follow, tail):
+            click.echo(obj.masker(line))
+    except KeyboardInterrupt:
+        pass  # the end of --follow
+
+
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@common_options
+@click.option("-i", "--interactive", is_flag=True, help="Copy standard input into the command.")
+@click.argument("address")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def exec_(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, interactive: bool,
+          address: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND in the container at ADDRESS: quayform exec web -- ls /srv. It exits with the command's code.
+
+    Output is relayed line by line with secrets masked, so there is no terminal (no -t): for an
+    interactive shell, use docker exec -it on the NAME that quayform ps shows."""
+    from quayform.pipeline import running_object
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    argv = list(command[1:] if command[:1] == ("--",) else command)
+    if not argv:
+        raise click.UsageError("give the command to run after the address: quayform exec web -- ls /")
+    kind, connection, live = running_object(obj.options(), address)
+    lines, exit_code = kind.run(connection, live, argv, sys.stdin.buffer if interactive else None)
+    for stream, line in lines:
+        click.echo(obj.masker(line), err=stream == 2)
+    ctx.exit(exit_code())
+
+
+@cli.command()
+@common_options
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@click.pass_context
+def restart(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool,
+            addresses: tuple[str, ...]) -> None:
+    """Restart the containers at ADDRESS... (stop within their stop_grace_period, start again)."""
+    from quayform.pipeline import running_object
+
+    obj = _context(ctx, spec_path, variables, no_color)
+    for address in addresses:
+        kind, connection, live = running_object(obj.options(), address)
+        kind.restart(connection, live)
+        click.echo(f"Restarted {live.address} ({live.name}).")
+
+
+@cli.command()
+@click.option("-o", "--output", metavar="FILE", help="Write the schema to FILE instead of standard output.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of a spec, for editors (yaml-language-server, VS Code, JetBrains)."""
+    from quayform.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"Wrote the spec's JSON Schema to {output}.")
+
+
 @cli.command(name="import")
 @common_options
 @click.argument("address")
@@ -418,15 +534,21 @@ def graph(ctx: click.Context, spec_path: str | None, variables: dict[str, str], 
 @click.pass_context
 def import_(ctx: click.Context, spec_path: str | None, variables: dict[str, str], no_color: bool, address: str,
             name: str, lock_timeout: str) -> None:
-    """Adopt the existing container NAME as ADDRESS (the next apply replaces it, keeping its volumes)."""
+    """Adopt the existing container, network or volume NAME as ADDRESS (a container is replaced by the next
+    apply, keeping its volumes; a network or volume stays as it is)."""
     from quayform.pipeline import import_resource, locked
 
     obj = _context(ctx, spec_path, variables, no_color)
     options = obj.options(lock_timeout=_seconds(lock_timeout))
     with locked(options, "import", _warn):
         cid = import_resource(options, address, name)
-    click.echo(f"Imported container {name} ({cid[:12]}) as {address}. Run `quayform plan` to see it replaced "
-               "by a managed container that keeps its volumes.")
+    shown = f" ({cid[:12]})" if cid != name else ""
+    if address.startswith("containers."):
+        click.echo(f"Imported container {name}{shown} as {address}. Run `quayform plan` to see it replaced "
+                   "by a managed container that keeps its volumes.")
+    else:
+        click.echo(f"Imported {name}{shown} as {address}. It is the stack's as it is: `quayform plan` shows "
+                   "no create for it, and a difference from the spec is held, never applied by recreating it.")
 
 
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")  # compose's order

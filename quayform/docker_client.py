@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import docker
 import docker.errors
@@ -105,6 +105,44 @@ class DockerEngine:
     def registry_digest(self, ref: str) -> str:
         """The digest the registry serves for `ref` now (no download; pull_policy: always)."""
         return self.api.inspect_distribution(ref)["Descriptor"]["digest"]
+
+    def log_lines(self, container: str, follow: bool, tail: int | None) -> Iterator[bytes]:
+        """A container's output, stdout and stderr as Docker interleaves them; with `follow`, on a client without
+        a read timeout (a quiet container is not an error)."""
+        api = connect(timeout=None) if follow else self.api
+        return api.logs(container, stdout=True, stderr=True, stream=True, follow=follow,
+                        tail="all" if tail is None else tail)
+
+    def exec_stream(self, container: str, argv: list[str],
+                    stdin: BinaryIO | None = None) -> tuple[Iterator[tuple[int, bytes]], Callable[[], int]]:
+        """Run argv in the container without a terminal: (stream number, bytes) frames as they come (1 stdout,
+        2 stderr), and a function giving the exit code once they end. `stdin` is copied in, then closed."""
+        import socket
+
+        import docker.utils.socket
+
+        api = self.api
+        exec_id = api.exec_create(container, argv, stdin=stdin is not None, tty=False)["Id"]
+        if stdin is None:
+            frames = ((n, data) for pair in api.exec_start(exec_id, stream=True, demux=True)
+                      for n, data in zip((1, 2), pair) if data)
+        else:
+            wrapped = api.exec_start(exec_id, socket=True)
+            raw = getattr(wrapped, "_sock", wrapped)
+
+            def copy_in() -> None:
+                try:
+                    for block in iter(lambda: stdin.read1(65536), b""):
+                        raw.sendall(block)
+                except OSError:
+                    pass
+                finally:
+                    with contextlib.suppress(OSError):
+                        raw.shutdown(socket.SHUT_WR)
+
+            threading.Thread(target=copy_in, daemon=True).start()
+            frames = docker.utils.socket.frames_iter(wrapped, tty=False)
+        return frames, lambda: api.exec_inspect(exec_id)["ExitCode"]
 
     def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
         """`with engine.errors("creating volume x"):` turns engine failures into EngineError."""

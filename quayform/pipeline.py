@@ -177,11 +177,17 @@ def make_plan(options: Options) -> Plan:
     return plan
 
 
-def _stack_objects(spec: Spec, detail: bool) -> tuple[dict[Address, Any], list[str]]:
-    """Every object of the stack where it lives (destroy, show), and where it could not be read."""
+def _stack_objects(spec: Spec, detail: bool, connections: Connections | None = None,
+                   kinds: Any = None) -> tuple[dict[Address, Any], list[str]]:
+    """Every object of the stack where it lives (destroy, show, ps), and where it could not be read."""
     from quayform.identify import identify
+    from quayform.observe import observe_stack
 
-    live = _observe(spec, context(spec), Connections(), detail=detail)
+    connections = connections or Connections()
+    if kinds is None:
+        live = _observe(spec, context(spec), connections, detail=detail)
+    else:
+        live = observe_stack(kinds, spec, context(spec), connections, detail=detail, facts=False)
     unread = sorted({f"{target}: {exc.reason}; what lives there is left as it is"
                      for (_, target), exc in live.unavailable.items() if not exc.quiet})
     return identify({}, live.objects, REGISTRY, spec.stack), unread
@@ -277,6 +283,9 @@ def import_resource(options: Options, address_text: str, name: str) -> str:
     except ValueError as exc:
         raise PlanError(str(exc)) from None
     kind = REGISTRY[address.kind]
+    problem = kind.import_problem(spec, address.key, name)
+    if problem:
+        raise PlanError(f"{address}: {problem}")
     if address.key not in kind.items(spec):
         raise PlanError(f"{address} is not in {spec.path}")
     ctx = context(spec)
@@ -292,6 +301,65 @@ def live_resources(options: Options) -> tuple[str, list[Any]]:
     spec, _ = _load_readable(options)
     objects, _ = _stack_objects(spec, detail=True)
     return spec.stack, [objects[a] for a in sorted(objects)]
+
+
+def stack_status(options: Options) -> dict[str, Any]:
+    """`ps`: every resource of the spec and every object of the stack, each with how it runs (its kind's
+    status: state, health, ports, image) or that it is not created yet."""
+    spec, graph = _load_readable(options)
+    connections = Connections()
+    objects, unread = _stack_objects(spec, detail=False, connections=connections)
+    groups: dict[tuple[str, Any], list[Any]] = {}
+    for live in objects.values():
+        groups.setdefault((live.kind, live.target), []).append(live)
+    columns: dict[str, dict[str, str]] = {}
+    for (kind, target), lives in groups.items():
+        columns.update(REGISTRY[kind].status(connections.get(target), lives))
+    declared = [a for a in graph.order() if a.kind in REGISTRY]
+    rows = []
+    for address in dict.fromkeys([*declared, *sorted(objects)]):
+        live = objects.get(address)
+        row = {"address": str(address), "type": REGISTRY[address.kind].noun, "in_spec": address in graph,
+               "name": live.name if live else REGISTRY.name_of(spec, address), "state": "not created",
+               "health": "", "ports": "", "image": "", "status": ""}
+        if live is not None:
+            row.update(columns.get(live.id, {"state": "exists"}))
+        rows.append(row)
+    return {"stack": spec.stack, "resources": rows, "notes": unread}
+
+
+def running_object(options: Options, address_text: str) -> tuple[Any, Any, Any]:
+    """The live object `logs`, `exec` and `restart` act on: (its kind, its connection, the object). A bare
+    KEY names the one resource of that key whose kind runs commands (`web` for `containers.web`)."""
+    from quayform.kinds.base import Kind
+
+    spec, graph = _load_readable(options)
+    runnable = [k for k in REGISTRY if type(k).run is not Kind.run]
+    if "." in address_text:
+        try:
+            address = REGISTRY.parse_address(address_text)
+        except ValueError as exc:
+            raise PlanError(str(exc)) from None
+    else:
+        found = [Address(k.section, address_text) for k in runnable if address_text in k.items(spec)]
+        if len(found) != 1:
+            sections = ", ".join(k.section for k in runnable)
+            raise PlanError(f"{address_text!r} is not the key of one resource in {sections} of {spec.path}"
+                            if not found else f"{address_text!r} is ambiguous: {', '.join(map(str, found))}")
+        address = found[0]
+    kind = REGISTRY[address.kind]
+    if kind not in runnable:
+        raise PlanError(f"{address}: {kind.section} do not run; logs, exec and restart are for "
+                        f"{', '.join(k.section for k in runnable)}")
+    if address not in graph:
+        raise PlanError(f"{address} is not in {spec.path}")
+    connections = Connections()
+    objects, _ = _stack_objects(spec, detail=True, connections=connections, kinds=[kind])
+    live = objects.get(address)
+    if live is None:
+        raise PlanError(f"{address} does not exist yet: run `quayform apply` first")
+    options.masker.add_from(live.form)
+    return kind, connections.get(live.target), live
 
 
 def spec_outputs(options: Options, settle: bool = False) -> dict[str, Any]:

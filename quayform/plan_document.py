@@ -112,3 +112,28 @@ def validation_json(problems: list[Any], stack: str | None = None, resources: in
                          "range": {"filename": p.file, "start": {"line": p.line}} if p.file else None}
                         for p in problems],
     }
+
+
+DRIFT_STATES = {"create": "missing", "update": "changed", "replace": "changed", "delete": "not_in_spec"}
+
+
+def drift_json(document: dict[str, Any]) -> dict[str, Any]:
+    """`plan -refresh-only`: how the live stack differs from the spec, with no fix planned. Made from the plan
+    document itself, so the two never disagree. quayform keeps no state file, so drift is measured against the
+    spec: `missing` (not there), `changed` (live -> spec per attribute), `not_in_spec` (there, the spec no longer
+    has it), `held` (differs, but is held back)."""
+    drift = []
+    for change in document["changes"]:
+        if change["action"] == "replace" and not change["attributes"] and change["reason_code"] == "replace_requested":
+            continue
+        drift.append({"address": change["address"], "type": change["type"], "name": change["name"],
+                      "state": DRIFT_STATES[change["action"]], "reason": change["reason"],
+                      "attributes": [{"path": a["path"], "live": a["before"], "spec": a["after"],
+                                      "sensitive": a["sensitive"]} for a in change["attributes"]]})
+    for kept in document["kept"]:
+        drift.append({"address": kept["address"], "type": None, "name": None,
+                      "state": "held" if kept["attributes"] else "not_in_spec", "reason": kept["reason"],
+                      "attributes": [{"path": a["path"], "live": a["before"], "spec": a["after"],
+                                      "sensitive": a["sensitive"]} for a in kept["attributes"]]})
+    return {"format_version": FORMAT_VERSION, "stack": document["stack"], "mode": "refresh-only",
+            "drift": drift, "unchanged": document["unchanged"], "differs": bool(drift)}

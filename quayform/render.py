@@ -121,6 +121,50 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
                                    f"{summary['replace']} to replace, {summary['destroy']} to destroy.", None))
 
 
+_DRIFT_WORDS = {"missing": "is missing", "changed": "has changed", "not_in_spec": "is not in the spec",
+                "held": "differs, held back"}
+
+
+def render_drift(document: dict[str, Any], out: Printer) -> None:
+    """`plan -refresh-only` from drift_json()'s dict: differences only, no actions."""
+    drift = document["drift"]
+    if not drift:
+        out.line("No drift. Your stack matches the spec.", style="bold green")
+        return
+    out.line("The live stack differs from the spec (live -> spec). Nothing is planned and nothing will change.")
+    out.line()
+    for item in drift:
+        out.parts(("  # ", None), (item["address"], "bold"), (f" {_DRIFT_WORDS[item['state']]}", None),
+                  (f" ({item['reason']})" if item["reason"] else "", "dim"))
+        _attribute_lines(out, [{"path": a["path"], "before": a["live"], "after": a["spec"],
+                                "forces_replacement": False} for a in item["attributes"]], "yellow")
+    out.line()
+    out.parts(("Drift: ", "bold"), (f"{len(drift)} resource(s) differ. Run `quayform plan` to see how apply would "
+                                    "make them match.", None))
+
+
+def render_status(document: dict[str, Any], out: Printer) -> None:
+    """`ps` as aligned columns; a resource no longer in the spec is marked with `*`."""
+    heads = ("ADDRESS", "NAME", "STATE", "HEALTH", "PORTS", "IMAGE")
+    rows = [(r["address"] + ("" if r["in_spec"] else " *"), r["name"], r["state"], r["health"], r["ports"], r["image"])
+            for r in document["resources"]]
+    if not rows:
+        out.line(f"Stack {document['stack']!r} has no resources.")
+        return
+    used = [i for i in range(len(heads)) if i < 3 or any(row[i] for row in rows)]
+    widths = {i: max(len(heads[i]), *(len(row[i]) for row in rows)) for i in used}
+    out.line("  ".join(heads[i].ljust(widths[i]) for i in used).rstrip(), style="bold")
+    styles = {"running": "green", "exited": "red", "restarting": "yellow", "not created": "yellow", "dead": "red"}
+    for row in rows:
+        cells = [(row[i].ljust(widths[i]) + "  " if i != used[-1] else row[i], styles.get(row[i]) if i == 2 else None)
+                 for i in used]
+        out.parts(*cells)
+    if any(not r["in_spec"] for r in document["resources"]):
+        out.line("* not in the spec: the next apply removes it, or keeps it as the plan says.", style="dim")
+    for note in document.get("notes") or []:
+        out.line(f"Note: {note}", style="yellow")
+
+
 _EVENT_WORDS = {"create": ("Creating...", "Creation complete"), "update": ("Modifying...", "Modifications complete"),
                 "delete": ("Destroying...", "Destruction complete"), "pull": ("Pulling image", "Pull complete"),
                 "create_before_destroy": ("Replacing (new one first)...", "Replacement complete")}
@@ -232,6 +276,7 @@ class ProgressView:
 
         self.out, self._time = out, time.monotonic
         self.running: dict[tuple[str, str], float] = {}
+        self.waiting: dict[tuple[str, str], str] = {}  # what each wait awaits now (a "waiting" event's text)
         self.lock = threading.Lock()
         self.live = None
         if out.console.is_terminal:
@@ -259,10 +304,14 @@ class ProgressView:
             if event.address is None:
                 render_event(event, self.out)
                 return
+            if event.phase == "waiting":  # shown with the next "Still ..." line and in the footer, not at once
+                self.waiting[key] = event.message or ""
+                return
             if event.phase == "start":
                 self.running[key] = self._time()
             elif event.phase in ("done", "failed"):
                 self.running.pop(key, None)
+                self.waiting.pop(key, None)
             render_event(event, self.out)
 
     def _footer(self) -> Any:
@@ -273,7 +322,9 @@ class ProgressView:
         now = self._time()
         text = Text()
         for (address, operation), started in items:
-            text.append(f"  … {address}: {operation} [{now - started:.0f}s]\n", style="dim")
+            detail = self.waiting.get((address, operation))
+            text.append(self.out.mask(f"  … {address}: {operation} [{now - started:.0f}s]"
+                                      + (f" {detail}" if detail else "") + "\n"), style="dim")
         return text
 
     def _tick(self) -> None:
@@ -285,5 +336,7 @@ class ProgressView:
                     ticks = int((now - started) // self.TICK)
                     if ticks and last.get(key, 0) < ticks:
                         last[key] = ticks
+                        detail = self.waiting.get(key)
                         self.out.parts((f"{key[0]}: ", "bold"),
-                                       (f"{_STILL.get(key[1], 'Still working...')} [{ticks * int(self.TICK)}s elapsed]", None))
+                                       (f"{_STILL.get(key[1], 'Still working...')} [{ticks * int(self.TICK)}s elapsed]", None),
+                                       (f" {detail}" if detail else "", "dim"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import docker
@@ -37,14 +38,26 @@ def remove_stack(api: docker.APIClient, stack: str) -> None:
     for container in api.containers(all=True, filters={"label": label}):
         api.remove_container(container["Id"], force=True, v=True)
     for network in api.networks(filters={"label": label}):
-        try:
-            api.remove_network(network["Id"])
-        except docker.errors.APIError:
-            for endpoint in (api.inspect_network(network["Id"]).get("Containers") or {}):
-                api.disconnect_container_from_network(endpoint, network["Id"], force=True)
-            api.remove_network(network["Id"])
+        _remove_network(api, network["Id"])
     for volume in (api.volumes(filters={"label": label}) or {}).get("Volumes") or []:
         api.remove_volume(volume["Name"], force=True)
+
+
+def _remove_network(api: docker.APIClient, network: str, attempts: int = 6) -> None:
+    """Remove a network whose containers were just removed: dockerd can report their endpoints as active
+    for a moment after, so disconnect what is left and try again."""
+    for attempt in range(attempts):
+        try:
+            api.remove_network(network)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:
+            if attempt == attempts - 1:
+                raise
+            for endpoint in (api.inspect_network(network).get("Containers") or {}):
+                api.disconnect_container_from_network(endpoint, network, force=True)
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture

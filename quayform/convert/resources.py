@@ -123,23 +123,29 @@ class Resources:
 
     def _top_entry(self, noun: str, config: Any, path: Path, fields: dict) -> dict[str, Any]:
         config = config or {}
+        if config.get("external"):
+            return self._external(noun, config, path)
         out: dict[str, Any] = {}
         for key, value in config.items():
             where = path + (key,)
             if key == "labels":
                 out["labels"] = mapping(self.c, value, where)
             elif key == "external":
-                if value:
-                    self.c.note(where, f"quayform creates and labels the {noun}s it uses and does not take over one "
-                                       f"made elsewhere: while a {noun} of this name exists outside the stack, "
-                                       "`quayform plan` stops at the name clash")
+                continue  # external: false
             elif key in fields and key != "lifecycle":
                 out[key] = self.c.values(value, where)
             elif not str(key).startswith("x-"):
                 self.c.note(where, f"not supported by quayform's {noun}s")
-        if config.get("external") and "name" not in out:
-            out["name"] = path[-1]
         return out
+
+    def _external(self, noun: str, config: dict, path: Path) -> dict[str, Any]:
+        """compose's `external: true` (or the old `external: {name: x}`): referenced by its name, never made."""
+        legacy = config["external"] if isinstance(config["external"], dict) else {}
+        name = config.get("name") or legacy.get("name") or path[-1]
+        for key in config:
+            if key not in ("external", "name") and not str(key).startswith("x-"):
+                self.c.note(path + (key,), f"not carried: an external {noun} is made elsewhere and only referenced")
+        return {"external": True, "name": self.c.values(name, path + ("name",))}
 
 
 def mapping(conversion: "Conversion", value: Any, path: Path) -> dict[str, Any]:

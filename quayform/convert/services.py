@@ -40,6 +40,7 @@ class ServiceConverter:
         self.c = conversion
         self.data = data
         self.uses_default = False  # some service is on compose's implicit `default` network
+        self.jobs = _jobs(data.get("services"))  # services another waits for with service_completed_successfully
         self.resources = Resources(conversion, data)
 
     def spec(self) -> dict[str, Any]:
@@ -89,12 +90,19 @@ class ServiceConverter:
         return out
 
     def process(self, body: dict, path: Path) -> dict[str, Any]:
-        """What runs and how: command, user, restart policy, stop settings, labels."""
-        out = {}
+        """What runs and how: once or for good, command, user, restart policy, stop settings, labels."""
+        out: dict[str, Any] = {}
+        job = path[-1] in self.jobs
+        if job:
+            out["run"] = "once"
         for key in ("command", "entrypoint", "restart", "user", "working_dir", "privileged", "stop_signal",
                     "stop_grace_period"):
             if body.get(key) is not None:
                 out[key] = self.c.values(body[key], path + (key,))
+        if job and out.get("restart") not in (None, "no", False):
+            self.c.note(path + ("restart",), "not carried: a service waited for with service_completed_successfully "
+                                             "is a job (run: once), and quayform does not restart one")
+            del out["restart"]
         if body.get("labels"):
             out["labels"] = mapping(self.c, body["labels"], path + ("labels",))
         if body.get("healthcheck") is not None:
@@ -336,22 +344,21 @@ class ServiceConverter:
             out[key] = {k: v for k, v in carried.items() if v not in (None, [])} or None
         return out if any(v for v in out.values()) else list(out)
 
-    def depends_on(self, value: Any, path: Path) -> list[str]:
+    def depends_on(self, value: Any, path: Path) -> list[str] | dict[str, dict[str, Any]]:
+        """The list form as a list; the long form as quayform's, with its condition (and required: false)."""
         if isinstance(value, list):
             return [self.c.key(n, path + (i,)) for i, n in enumerate(value)]
-        out = []
+        out = {}
         for name, settings in value.items():
             where = path + (name,)
-            settings = settings or {}
-            if settings.get("condition") == "service_completed_successfully":
-                self.c.note(where + ("condition",), "not supported: quayform waits until a dependency runs (and is "
-                                                    "healthy); a container that exits, even with 0, fails the apply")
+            settings = settings if isinstance(settings, dict) else {}
+            entry: dict[str, Any] = {"condition": settings.get("condition") or "service_started"}
+            if settings.get("required") is False:
+                entry["required"] = False
             if settings.get("restart"):
                 self.c.note(where + ("restart",), "not supported (quayform replaces a container only when its own "
                                                   "settings change)")
-            if settings.get("required") is False:
-                self.c.note(where + ("required",), "not supported: a dependency must be in the spec")
-            out.append(self.c.key(name, where))
+            out[self.c.key(name, where)] = entry
         return out
 
     def healthcheck(self, value: dict, path: Path) -> dict[str, Any]:
@@ -378,6 +385,17 @@ class ServiceConverter:
             if not (key == "resources" and out):
                 self.c.note(path + (key,), f"not supported ({WHY['deploy']})")
         return out
+
+
+def _jobs(services: Any) -> frozenset[str]:
+    """The services some service waits for with `condition: service_completed_successfully`."""
+    jobs = set()
+    for body in (services or {}).values() if isinstance(services, dict) else ():
+        wanted = body.get("depends_on") if isinstance(body, dict) else None
+        for name, settings in wanted.items() if isinstance(wanted, dict) else ():
+            if isinstance(settings, dict) and settings.get("condition") == "service_completed_successfully":
+                jobs.add(name)
+    return frozenset(jobs)
 
 
 def _is_ipv6(text: str) -> bool:

@@ -183,6 +183,14 @@ class Kind:
     def check(self, spec: "Spec", ctx: Ctx, report: Report) -> None:
         """Cross-resource problems of this kind's section, reported at their key path."""
 
+    def implied(self, spec: "Spec") -> None:
+        """Add to the spec what it implies without writing it (compose's default network); run once its
+        models are valid, before the checks."""
+
+    def import_problem(self, spec: "Spec", key: str, name: str) -> str:
+        """Why the object `name` cannot become this kind's `key` (quayform import), or ""."""
+        return ""
+
     # -- reading (I/O in list_live, pure in normalise) ---------------------------------------
     def targets(self, spec: "Spec", ctx: Ctx) -> Iterable[Hashable]:
         """Where this kind's live objects are read from."""
@@ -280,9 +288,28 @@ class Kind:
     def create_before_destroy(self, change: Change, connection: Any) -> None:
         raise NotImplementedError(f"{self.section} do not support create_before_destroy")
 
-    def wait_ready(self, change: Change, connection: Any) -> None:
+    def wait_ready(self, change: Change, connection: Any, progress: Callable[[str], None] = lambda text: None) -> None:
+        """Return once what was made is ready for its dependents; `progress` is told, as it goes, what the wait
+        awaits (apply's progress lines show it)."""
         return None
 
     def adopt(self, connection: Any, stack: str, address: Address, name: str) -> str:
         """Record that the existing object `name` is `address` (quayform import); returns its id."""
         raise NotImplementedError(f"{self.section} cannot be imported")
+
+    # -- day 2 (`ps`, `logs`, `exec`, `restart`): kinds whose objects run override these ----------
+    def status(self, connection: Any, objects: list[LiveObject]) -> dict[str, dict[str, str]]:
+        """`ps` columns (state, health, ports, image) per object id; an object that does not run just exists."""
+        return {o.id: {"state": "exists"} for o in objects}
+
+    def logs(self, connection: Any, live: LiveObject, follow: bool, tail: int | None) -> Iterable[str]:
+        """The object's output, line by line (the caller masks it)."""
+        raise NotImplementedError(f"{self.section} have no logs")
+
+    def run(self, connection: Any, live: LiveObject, argv: list[str], stdin: Any) -> tuple[Iterable[tuple[int, str]],
+                                                                                          Callable[[], int]]:
+        """`exec`: (stream, line) pairs of a command run inside the object, and its exit code once they end."""
+        raise NotImplementedError(f"{self.section} cannot run commands")
+
+    def restart(self, connection: Any, live: LiveObject) -> None:
+        raise NotImplementedError(f"{self.section} cannot be restarted")

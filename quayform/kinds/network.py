@@ -5,6 +5,11 @@ every container on it); a container on a replaced network is recreated with it. 
 survives the stale endpoints dockerd 20.10 can leave behind. The options (driver_opts,
 attachable, enable_ipv6, ipam) are compared only when the spec sets them: the engine picks a
 subnet for a network that names none, and that choice is no difference.
+
+The default network: a container that names no network (and no network_mode) joins
+`networks.default`, named `<stack>-default` unless the spec declares its own `default`, with its
+key as a DNS alias, so containers reach each other by key as under compose (`<project>_default`).
+It exists only when some container needs it. External networks and imported ones: shared_object.
 """
 
 from __future__ import annotations
@@ -18,9 +23,15 @@ from quayform.address import Address
 from quayform.changes import Change, Desired, LiveObject
 from quayform.errors import EngineError
 from quayform.kinds.base import Ctx, Rules, replace
-from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object, ownership_labels
+from quayform.kinds.engine_kind import (forget_import, import_markers, is_bookkeeping, lifecycle_of, live_object,
+                                       ownership_labels)
+from quayform.kinds.shared_object import SharedObjectKind
+from quayform.kinds.volume import list_volumes
+from quayform.spec.models import Network
 
 DELETE_ATTEMPTS = 5
+DEFAULT = "default"  # the key of the network a container that names none joins
+DOCKER_OWN = ("bridge", "host", "none")  # the engine's predefined networks: never the stack's
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class LiveNetwork:
     """What the engine says of a network beyond its form: its address management, always set."""
 
     ipam: dict[str, Any] = field(default_factory=dict)
+    import_marker: str | None = None  # the marker volume of a network adopted with `quayform import`
 
 
 def ipam_form(ipam: Any) -> dict[str, Any]:
@@ -76,7 +88,12 @@ def _judge_default(name: str, default: Any) -> Any:
     return lambda desired, form, payload: form.get(name, default)
 
 
-class NetworkKind(EngineKind):
+def needs_default(container: Any) -> bool:
+    """A container on no network of its own and in no network mode joins the default network."""
+    return not container.networks and container.network_mode is None
+
+
+class NetworkKind(SharedObjectKind):
     section = "networks"
     noun = "network"
     attributes = (replace("name"), replace("driver"), replace("internal"), replace("labels", mapping=True),
@@ -87,6 +104,17 @@ class NetworkKind(EngineKind):
     rules = Rules(on_replace="hold", hold_reason="its definition changed, but recreating it would disconnect every "
                                                  "container on it; run with --replace {address} to recreate it",
                   destroy_keep_reason="")
+
+    def implied(self, spec: Any) -> None:
+        """compose's default network: declared (unless the spec has its own) and joined by every container
+        that names no network, when there is one."""
+        waiting = [key for key, container in spec.containers.items() if needs_default(container)]
+        if not waiting:
+            return
+        if DEFAULT not in spec.networks:
+            spec.networks[DEFAULT] = Network()
+        for key in waiting:
+            spec.containers[key] = spec.containers[key].model_copy(update={"networks": [DEFAULT]})
 
     def desired(self, spec: Any, key: str, ctx: Ctx) -> Desired:
         network = spec.networks[key]
@@ -103,18 +131,24 @@ class NetworkKind(EngineKind):
 
     def list_live(self, engine: Any, stack: str, detail: bool) -> Iterable[Any]:
         with engine.errors("listing networks"):
-            return engine.memo("networks", engine.api.networks) or []
+            networks = engine.memo("networks", engine.api.networks) or []
+        markers = import_markers(list_volumes(engine), stack, self.section)
+        return [(raw, markers.get(raw["Id"])) for raw in networks]
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
-        if is_bookkeeping(raw.get("Labels")):
+        raw, marker = raw
+        labels = raw.get("Labels") or {}
+        if is_bookkeeping(labels):
             return None
+        if marker is not None:  # adopted: the marker says what its labels cannot
+            labels = {**labels, L.STACK: stack, L.ADDRESS: marker[0]}
         form = {"name": raw["Name"], "driver": raw.get("Driver") or "bridge", "internal": bool(raw.get("Internal")),
                 "labels": L.ours(raw.get("Labels"))}
         options = {"driver_opts": dict(raw.get("Options") or {}), "attachable": bool(raw.get("Attachable")),
                    "enable_ipv6": bool(raw.get("EnableIPv6"))}
         form.update({k: v for k, v in options.items() if v})  # the engine's defaults are left out, as the spec's are
-        return live_object(self.section, stack, target, raw["Name"], raw["Id"], raw.get("Labels"), form,
-                           LiveNetwork(live_ipam(raw.get("IPAM"))))
+        return live_object(self.section, stack, target, raw["Name"], raw["Id"], labels, form,
+                           LiveNetwork(live_ipam(raw.get("IPAM")), marker[1] if marker else None))
 
     def create(self, change: Change, engine: Any) -> None:
         form = change.after or {}
@@ -132,9 +166,9 @@ class NetworkKind(EngineKind):
         for attempt in range(DELETE_ATTEMPTS):
             try:
                 engine.api.remove_network(network)
-                return
+                return forget_import(engine, getattr(change.live_payload, "import_marker", None))
             except engine.NotFound:
-                return
+                return forget_import(engine, getattr(change.live_payload, "import_marker", None))
             except engine.Failure as exc:
                 last = engine.describe(exc)
             self._disconnect_all(engine, network)
@@ -142,6 +176,23 @@ class NetworkKind(EngineKind):
         raise EngineError(f"the engine refuses to remove network {change.name}: {last}. "
                           "If no container uses it, restarting dockerd clears the stale endpoint; "
                           "then run the same command again.")
+
+    # -- quayform import ---------------------------------------------------------------------------
+    def inspect(self, engine: Any, name: str) -> dict[str, Any] | None:
+        try:
+            return engine.api.inspect_network(name)
+        except engine.NotFound:
+            return None
+
+    def refuse_import(self, raw: Mapping[str, Any]) -> str:
+        if raw.get("Name") in DOCKER_OWN:
+            return (f"network {raw['Name']!r} is one of Docker's own networks and cannot be the stack's "
+                    "(a container joins bridge with network_mode: bridge)")
+        return ""
+
+    def managed(self, engine: Any, stack: str, address: Address) -> str:
+        found = engine.api.networks(filters={"label": [f"{L.STACK}={stack}", f"{L.ADDRESS}={address}"]})
+        return found[0]["Name"] if found else ""
 
     @staticmethod
     def _disconnect_all(engine: Any, network: str) -> None:

@@ -3,10 +3,12 @@
 Never deleted implicitly: a volume no longer in the spec is kept (and the plan says how to
 delete it), `destroy` keeps volumes unless `--volumes` is given, and a changed definition
 is held until `--replace` asks for it. A container on a replaced volume is recreated too.
+External volumes and imported ones: shared_object.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Hashable, Iterable
 
 from quayform import labels as L
@@ -14,10 +16,19 @@ from quayform.address import Address
 from quayform.changes import Change, Desired, LiveObject
 from quayform.errors import EngineError
 from quayform.kinds.base import Ctx, Rules, replace
-from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object, ownership_labels
+from quayform.kinds.engine_kind import forget_import, import_markers, is_bookkeeping, lifecycle_of, live_object, \
+    ownership_labels
+from quayform.kinds.shared_object import SharedObjectKind
 
 
-class VolumeKind(EngineKind):
+@dataclass(frozen=True)
+class LiveVolume:
+    """What apply needs of a volume beyond its form: the marker of one adopted with `quayform import`."""
+
+    import_marker: str | None = None
+
+
+class VolumeKind(SharedObjectKind):
     section = "volumes"
     noun = "volume"
     attributes = (replace("name"), replace("driver"), replace("driver_opts", mapping=True),
@@ -45,10 +56,12 @@ class VolumeKind(EngineKind):
 
     def list_live(self, engine: Any, stack: str, detail: bool) -> Iterable[Any]:
         loose = {v["Name"] for v in loose_anonymous(engine, stack)}
-        return [(v, v["Name"] in loose) for v in list_volumes(engine)]
+        volumes = list_volumes(engine)
+        markers = import_markers(volumes, stack, self.section)
+        return [(v, v["Name"] in loose, markers.get(v["Name"])) for v in volumes]
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
-        raw, loose = raw
+        raw, loose, marker = raw
         labels = raw.get("Labels") or {}
         if loose:
             owner = labels.get(L.ADDRESS, "containers.?").partition(".")[2]
@@ -59,7 +72,10 @@ class VolumeKind(EngineKind):
             return None
         form = {"name": raw["Name"], "driver": raw.get("Driver") or "local",
                 "driver_opts": dict(raw.get("Options") or {}), "labels": L.ours(raw.get("Labels"))}
-        return live_object(self.section, stack, target, raw["Name"], raw["Name"], raw.get("Labels"), form)
+        if marker is not None:  # adopted: the marker says what its labels cannot
+            labels = {**labels, L.STACK: stack, L.ADDRESS: marker[0]}
+        return live_object(self.section, stack, target, raw["Name"], raw["Name"], labels, form,
+                           LiveVolume(marker[1]) if marker else None)
 
     def create(self, change: Change, engine: Any) -> None:
         form = change.after or {}
@@ -71,9 +87,23 @@ class VolumeKind(EngineKind):
         try:
             engine.api.remove_volume(change.name)
         except engine.NotFound:
-            return
+            pass
         except engine.Failure as exc:
             raise EngineError(f"removing volume {change.name}: {engine.describe(exc)}") from None
+        forget_import(engine, getattr(change.live_payload, "import_marker", None))
+
+    # -- quayform import ---------------------------------------------------------------------------
+    def inspect(self, engine: Any, name: str) -> dict[str, Any] | None:
+        try:
+            raw = engine.api.inspect_volume(name)
+        except engine.NotFound:
+            return None
+        return {**raw, "Id": raw["Name"]}  # a volume's name is its id
+
+    def managed(self, engine: Any, stack: str, address: Address) -> str:
+        found = (engine.api.volumes(filters={"label": [f"{L.STACK}={stack}", f"{L.ADDRESS}={address}"]})
+                 or {}).get("Volumes") or []
+        return found[0]["Name"] if found else ""
 
 
 def list_containers(engine: Any) -> list[dict[str, Any]]:

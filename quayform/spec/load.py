@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from pydantic import TypeAdapter, ValidationError
 
 from quayform.errors import SpecError, SpecProblem
+from quayform.kinds import REGISTRY
 from quayform.sensitive import Sensitive
 from quayform.spec.checks import check_spec
 from quayform.spec.envfile import EnvSyntaxError, parse_env
@@ -272,6 +273,8 @@ def _build(raw: dict, loaded: LoadedYaml, path: str, base_dir: str, overrides: M
         raise SpecError(problems + problems_from_validation(exc, loaded, path)) from None
     spec._path = path  # before the checks: a template is found (and named) beside the spec
     spec._base_dir = base_dir
+    for kind in REGISTRY:  # what the spec implies without writing it (compose's default network)
+        kind.implied(spec)
     problems += check_spec(spec, loaded, path)
     if problems:
         raise SpecError(problems)

@@ -44,8 +44,7 @@ COMPOSE_ONLY: dict[str, dict[str, str]] = {
         "configs": "a config is a file: files: {/PATH: {template: FILE}}",
     },
     "Healthcheck": {"disable": "write test: [NONE] to turn the image's check off"},
-    "Network": {"external": "quayform creates the networks it uses", "ipam": "Docker picks the subnet"},
-    "Volume": {"external": "quayform creates the volumes it uses"},
+    "Network": {"ipam": "Docker picks the subnet"},
     "NetworkAttachment": {"ipv4_address": "quayform sets only aliases; Docker picks the address",
                           "ipv6_address": "quayform sets only aliases; Docker picks the address"},
 }

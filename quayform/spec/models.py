@@ -98,6 +98,24 @@ Attachments = Annotated[
                                        "(and ipv4_address, ipv6_address)")]
 
 
+class Dependency(Model):
+    """How a container waits for one it depends on (compose's long `depends_on` entry)."""
+
+    # quayform waits until the dependency is ready whatever the condition (see docs/spec.md, "One-shot
+    # containers"); service_healthy also needs a healthcheck, service_completed_successfully `run: once`
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = "service_started"
+    required: bool = True  # false: the dependency may be left out of the spec (then there is nothing to wait for)
+
+
+# [db, cache], or {db: {condition: service_healthy}, migrate: {condition: service_completed_successfully}}
+Dependencies = Annotated[
+    Union[Annotated[list[Key], Tag("(list)")],
+          Annotated[dict[Key, Annotated[Dependency, BeforeValidator(lambda v: {} if v is None else v)]],
+                    Tag("(mapping)")]],
+    # anything but a mapping is read as the list form, whose error says how to write it as a list
+    Discriminator(lambda v: "(mapping)" if isinstance(v, dict) else "(list)")]
+
+
 def _list_or_mapping(item: Any, value: Any, what: str, example: str) -> Any:
     """compose's `KEY=VALUE` list or a mapping, each item validated where it is written."""
     return Annotated[
@@ -195,7 +213,8 @@ class Container(Model):
     stop_grace_period: Duration | None = None
     platform: _parsed(str, values.parse_platform) = None
     pull_policy: Literal["missing", "always", "never"] = "missing"
-    depends_on: list[Key] = Field(default_factory=list)
+    run: Literal["always", "once"] = "always"  # once: a job run to completion (exit 0) before its dependents
+    depends_on: Dependencies = Field(default_factory=list)
     files: dict[str, FileSpec] = Field(default_factory=dict)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
@@ -235,6 +254,13 @@ class Container(Model):
         return {net: NetworkAttachment() for net in self.networks}
 
     @property
+    def dependencies(self) -> list[tuple[str, int | str, Dependency]]:
+        """(container key, where depends_on names it: its index or its key, how it is waited for), in order."""
+        if isinstance(self.depends_on, dict):
+            return [(key, key, dep) for key, dep in self.depends_on.items()]
+        return [(key, i, Dependency()) for i, key in enumerate(self.depends_on)]
+
+    @property
     def port_bindings(self) -> list[values.PortBinding]:
         return [binding for group in self.ports for binding in group]
 
@@ -252,12 +278,26 @@ class Container(Model):
         return None if self.expose is None else sorted({port for group in self.expose for port in group})
 
 
+def _only_named(model: Model, noun: str) -> None:
+    """compose's rule for `external: true`: the object is made elsewhere, so only its name may be given."""
+    others = sorted(set(model.model_fields_set) - {"external", "name"})
+    if model.external and others:
+        raise ValueError(f"an external {noun} is only referenced, never created or changed: {others[0]} cannot be "
+                         "given with external: true (only name)")
+
+
 class Volume(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     name: DockerName | None = None
+    external: bool = False  # made elsewhere: referenced by its name (the key, without one), never created or removed
     driver: str = "local"
     driver_opts: dict[str, Text] = Field(default_factory=dict)
     labels: dict[str, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _external(self) -> "Volume":
+        _only_named(self, "volume")
+        return self
 
 
 class IpamPool(Model):
@@ -303,6 +343,7 @@ class Ipam(Model):
 class Network(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     name: DockerName | None = None
+    external: bool = False  # made elsewhere: referenced by its name (the key, without one), never created or removed
     driver: str = "bridge"
     internal: bool = False
     labels: dict[str, Text] = Field(default_factory=dict)
@@ -313,6 +354,7 @@ class Network(Model):
 
     @model_validator(mode="after")
     def _ipv6_subnet(self) -> "Network":
+        _only_named(self, "network")
         if self.ipam and any(p.network.version == 6 for p in self.ipam.config) and not self.enable_ipv6:
             raise ValueError("an IPv6 subnet needs enable_ipv6: true")
         return self

@@ -162,7 +162,7 @@ def test_saved_plan_is_private_shown_and_applied_exactly(tmp_path: Path, stack: 
     write_spec(tmp_path, stack, SAVED)
     plan_file = tmp_path / "first.plan"
     saved = ok(quayform("plan", "-out", str(plan_file), "--no-color", cwd=tmp_path))
-    assert "Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy." in saved.stdout
+    assert "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy." in saved.stdout  # a, b, networks.default
     assert f"Saved the plan to {plan_file}. To perform exactly these actions, run: quayform apply {plan_file}" \
         in saved.stdout
     assert stat.S_IMODE(plan_file.stat().st_mode) == 0o600
@@ -174,19 +174,19 @@ def test_saved_plan_is_private_shown_and_applied_exactly(tmp_path: Path, stack: 
     # The same lines as the plan printed (their order: see the xfail test below).
     assert sorted(shown.stdout.splitlines()) == sorted(saved.stdout.split("\nSaved the plan to")[0].splitlines())
     assert "# containers.a will be created" in shown.stdout and "# containers.b will be created" in shown.stdout
-    assert "Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy." in shown.stdout
+    assert "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy." in shown.stdout
     as_json = ok(quayform("show", "--json", str(plan_file), cwd=tmp_path))
     document = json.loads(as_json.stdout)
     assert document["format_version"] == "1.0" and document["stack"] == stack
-    assert document["summary"] == {"add": 2, "change": 0, "replace": 0, "destroy": 0}
+    assert document["summary"] == {"add": 3, "change": 0, "replace": 0, "destroy": 0}
     assert sorted((c["address"], c["action"]) for c in document["changes"]) == [
-        ("containers.a", "create"), ("containers.b", "create")]
+        ("containers.a", "create"), ("containers.b", "create"), ("networks.default", "create")]
     assert SECRET not in as_json.stdout and "(sensitive)" in as_json.stdout
     assert document == json.loads(ok(quayform("plan", "--json", cwd=tmp_path)).stdout)
 
     assert containers_of(engine, stack) == {}, "plan and show touch nothing"
     applied = ok(quayform("apply", str(plan_file), "--no-color", cwd=tmp_path))  # no prompt: stdin is empty
-    assert "Apply complete! Resources: 2 added, 0 changed, 0 replaced, 0 destroyed." in applied.stdout
+    assert "Apply complete! Resources: 3 added, 0 changed, 0 replaced, 0 destroyed." in applied.stdout
     assert SECRET not in applied.stdout + applied.stderr
     assert addresses_of(engine, stack) == {"containers.a", "containers.b"}
     no_changes(tmp_path)
@@ -305,7 +305,7 @@ def test_lock_refuses_then_waits_for_a_running_apply(tmp_path: Path, stack: str,
 
         first_out, first_err = first.communicate(timeout=120)
         assert first.returncode == 0, first_out + first_err
-        assert "Apply complete! Resources: 1 added, 0 changed, 0 replaced, 0 destroyed." in first_out
+        assert "Apply complete! Resources: 2 added, 0 changed, 0 replaced, 0 destroyed." in first_out  # + default net
         second_out, second_err = second.communicate(timeout=120)
         assert second.returncode == 0, second_out + second_err
         assert "No changes. Your stack matches the spec." in second_out  # planned only after the first finished
@@ -327,7 +327,7 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path, stack: str, engine
     assert f"Warning: Taking over the lock of stack '{stack}' from {getpass.getuser()}@{socket.gethostname()} " \
            f"(pid {holder.pid}, `quayform apply` since" in taken.stderr
     assert "that process is gone" in taken.stderr
-    assert "Apply complete! Resources: 1 added, 0 changed, 0 replaced, 0 destroyed." in taken.stdout
+    assert "Apply complete! Resources: 2 added, 0 changed, 0 replaced, 0 destroyed." in taken.stdout  # + default net
     assert lock_container(engine, stack) is None
     no_changes(tmp_path)
 
@@ -349,7 +349,7 @@ def test_force_unlock_removes_a_held_lock(tmp_path: Path, stack: str, engine) ->
         again = ok(quayform("force-unlock", "--no-color", cwd=tmp_path))
         assert "The stack was not locked." in again.stdout
         applied = ok(quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path))
-        assert "Apply complete! Resources: 1 added" in applied.stdout
+        assert "Apply complete! Resources: 2 added" in applied.stdout  # a and the default network
     assert lock_container(engine, stack) is None
 
 
@@ -467,10 +467,10 @@ def test_target_plans_applies_and_destroys_only_the_selection(tmp_path: Path, st
     assert "# containers.c will be created" in planned.stdout
     assert "# containers.a will be created" in planned.stdout
     assert "containers.b" not in planned.stdout
-    assert "Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy." in planned.stdout
+    assert "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy." in planned.stdout  # with networks.default
 
     applied = ok(quayform("apply", "--target", "containers.c", "--auto-approve", "--no-color", cwd=tmp_path))
-    assert "Apply complete! Resources: 2 added, 0 changed, 0 replaced, 0 destroyed." in applied.stdout
+    assert "Apply complete! Resources: 3 added, 0 changed, 0 replaced, 0 destroyed." in applied.stdout
     assert addresses_of(engine, stack) == {"containers.a", "containers.c"}
 
     rest = ok(quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path))
@@ -555,10 +555,11 @@ def test_import_adopts_a_hand_made_container_and_keeps_its_volume(tmp_path: Path
         assert f"Imported container {name} ({original_id[:12]}) as containers.web." in imported.stdout
         planned = ok(quayform("plan", "--no-color", cwd=tmp_path))
         assert "# containers.web must be replaced (imported: " in planned.stdout
-        assert "Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy." in planned.stdout
+        # the hand-made container was on Docker's bridge; the managed one joins the stack's default network
+        assert "Plan: 1 to add, 0 to change, 1 to replace, 0 to destroy." in planned.stdout
 
         applied = ok(quayform("apply", "--auto-approve", "--no-color", cwd=tmp_path))
-        assert "Apply complete! Resources: 0 added, 0 changed, 1 replaced, 0 destroyed." in applied.stdout
+        assert "Apply complete! Resources: 1 added, 0 changed, 1 replaced, 0 destroyed." in applied.stdout
         new = engine.inspect_container(name)
         assert new["Id"] != original_id
         assert new["Config"]["Labels"]["io.quayform.stack"] == stack
@@ -652,7 +653,9 @@ def test_output_graph_and_show(tmp_path: Path, stack: str, engine) -> None:
     dot = ok(quayform("graph", cwd=tmp_path)).stdout
     assert dot.startswith("digraph quayform {") and dot.rstrip().endswith("}")
     assert '"containers.a" -> "containers.c";' in dot
-    assert '"containers.b" -> ' not in dot and ' -> "containers.b"' not in dot
+    assert '"containers.b" -> ' not in dot
+    assert [line.strip() for line in dot.splitlines() if line.strip().endswith('-> "containers.b";')] == [
+        '"networks.default" -> "containers.b";']  # b depends on no container, only on the default network
     for key in "abc":
         assert f'"containers.{key}" [label="containers.{key}\\n+ create"' in dot
 
@@ -670,7 +673,8 @@ def test_output_graph_and_show(tmp_path: Path, stack: str, engine) -> None:
     live = ok(quayform("show", "--json", cwd=tmp_path))
     document = json.loads(live.stdout)
     assert document["format_version"] == "1.0" and document["stack"] == stack
-    assert [r["address"] for r in document["resources"]] == ["containers.a", "containers.b", "containers.c"]
+    assert [r["address"] for r in document["resources"]] == ["containers.a", "containers.b", "containers.c",
+                                                             "networks.default"]
     first = document["resources"][0]
     assert first["name"] == f"{stack}-a" and first["attributes"]["env"]["TOKEN"] == "(sensitive)"
     assert SECRET not in shown.stdout + live.stdout

@@ -96,7 +96,7 @@ class FakeProvider:
             self.journal.kwargs.append((change.address, {"release": release}))
         self._call("delete", change)
 
-    def wait_ready(self, change: Change, connection) -> None:
+    def wait_ready(self, change: Change, connection, progress=lambda text: None) -> None:
         with self.journal.lock:
             self.ready.append(change.address)
 

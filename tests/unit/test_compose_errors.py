@@ -88,9 +88,11 @@ def test_a_compose_file_s_version_says_what_to_do(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("networks:\n  front: {external: true}\n",
-         "4: networks.front.external: unknown key 'external' (compose's external is not supported: quayform "
-         "creates the networks it uses)"),
+        ("networks:\n  front: {internl: true}\n",
+         "4: networks.front.internl: unknown key 'internl'; did you mean 'internal'?"),
+        ("networks:\n  front: {external: true, driver: bridge}\n",
+         "4: networks.front: an external network is only referenced, never created or changed: driver cannot be "
+         "given with external: true (only name)"),
         ("volumes:\n  data: {drivr: local}\n", "4: volumes.data.drivr: unknown key 'drivr'; did you mean 'driver'?"),
         ("secrets:\n  pw: {file: pw.txt, generate: {lenght: 20}}\n",
          "4: secrets.pw.generate.lenght: unknown key 'lenght'; did you mean 'length'?"),

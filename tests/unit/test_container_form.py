@@ -57,11 +57,11 @@ def live_container(raw: dict) -> dict:
 
 
 def live_volume(raw: dict) -> dict:
-    return _with_payload(VOLUMES.normalise((raw, False), "fixture", DEFAULT_ENGINE))
+    return _with_payload(VOLUMES.normalise((raw, False, None), "fixture", DEFAULT_ENGINE))
 
 
 def live_network(raw: dict) -> dict:
-    return _with_payload(NETWORKS.normalise(raw, "fixture", DEFAULT_ENGINE))
+    return _with_payload(NETWORKS.normalise((raw, None), "fixture", DEFAULT_ENGINE))
 
 
 def live(form: dict) -> LiveObject:
@@ -137,6 +137,7 @@ MANUAL_BUSYBOX = {
     "stop_grace_period": None,
     "files": {},
     "running": True,
+    "run": None,
     "_anonymous_volumes": {"/cache": "087fd7995799d03e23fd9bf73619619a13a0f8a20e4e9faa139f3b51707038b8"},
     "_prevent_destroy": False,
 }
@@ -162,6 +163,7 @@ MANUAL_POSTGRES_CREATED = {
     "stop_grace_period": None,
     "files": {},
     "running": False,
+    "run": None,
     "_anonymous_volumes": {},
     "_prevent_destroy": False,
 }
@@ -186,6 +188,7 @@ QUAYFORM_WEB = {
     "stop_grace_period": 5,
     "files": {"/etc/motd": "0644 0:0 4b75617bc90329704ef45cad929b2424"},
     "running": True,
+    "run": None,  # a service: no io.quayform.run label
     "_anonymous_volumes": {"/cache": "b3da50a8d2dfc0c379cf0b750a9f8cff5587baccf3f22914df1a9daf302d462e"},
     "_prevent_destroy": False,
 }
@@ -309,6 +312,7 @@ def test_created_but_stopped_container_only_needs_starting(tmp_path):
             name: qf-fixrec-pg
             image: quayform-test/postgres:15
             env: {POSTGRES_PASSWORD: "${secrets.pw}"}
+            network_mode: bridge  # as the recorded container, made with docker create
         """)
     spec = load_spec(str(path), environ={"PW": "fixture-only"})
     desired = desired_container("pg", spec.containers["pg"], spec, image_info(load("image-postgres.json")))
@@ -354,10 +358,11 @@ def test_entrypoint_override_drops_the_image_command(tmp_path):
 
 def test_empty_entrypoint_container_compares_equal_to_its_spec():
     spec = load_spec(str(FIXTURES / "empty-entrypoint-spec" / "quayform.yaml"), environ={})
-    desired = desired_container("cache", spec.containers["cache"], spec, image_info(load("image-redis.json"))).form
+    desired = desired_container("cache", spec.containers["cache"], spec, image_info(load("image-redis.json")))
     have = live_container(load("quayform-empty-entrypoint.json"))
     assert (have["entrypoint"], have["command"][0]) == ([], "redis-server")  # what the engine really runs
-    assert attribute_changes(desired, have, FIELDS.replace_on, FIELDS.mappings, FIELDS.ignored) == ()
+    change = diff_resource(Address("containers", "cache"), desired, live(have), FIELDS)  # network_mode: judged
+    assert change.attributes == () and change.action is Action.NOOP
 
 
 # --- volumes and networks ---------------------------------------------------------------------

@@ -191,8 +191,9 @@ CID = "a" * 64
 
 
 def inspect(host: dict[str, Any] | None = None, config: dict[str, Any] | None = None, **top: Any) -> dict[str, Any]:
-    """A container's `docker inspect` as Docker 20.10 writes it for one made with no options, changed by the args."""
-    base_host = {"NetworkMode": "default", "RestartPolicy": {"Name": "no"}, "LogConfig": {"Type": "json-file",
+    """A container's `docker inspect` as Docker 20.10 writes it for one quayform made with no options (on the
+    stack's default network, its key an alias), changed by the args."""
+    base_host = {"NetworkMode": "s-default", "RestartPolicy": {"Name": "no"}, "LogConfig": {"Type": "json-file",
                  "Config": {}}, "ShmSize": 67108864, "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CpusetCpus": "",
                  "MemoryReservation": 0, "MemorySwap": 0, "PidsLimit": None, "OomScoreAdj": 0, "Dns": [],
                  "DnsSearch": [], "DnsOptions": [], "ExtraHosts": None, "CapAdd": None, "CapDrop": None,
@@ -202,7 +203,8 @@ def inspect(host: dict[str, Any] | None = None, config: dict[str, Any] | None = 
                    "Labels": {}, "Tty": False, "OpenStdin": False, "ExposedPorts": None}
     return {"Id": CID, "Name": "/s-c", "Image": "sha256:1", "State": {"Running": True},
             "HostConfig": {**base_host, **(host or {})}, "Config": {**base_config, **(config or {})},
-            "NetworkSettings": {"Networks": {"bridge": {"Aliases": None}}}, "Mounts": [], **top}
+            "NetworkSettings": {"Networks": {"s-default": {"Aliases": ["c", CID[:12]]}}}, "Mounts": [], **top}
+ON_BRIDGE = {"NetworkSettings": {"Networks": {"bridge": {"Aliases": None}}}}  # Docker's bridge: network_mode bridge
 
 
 LIVE_FORMS = [
@@ -284,7 +286,7 @@ DEFAULTS_WRITTEN = ["read_only: false", "init: false", "tty: false", "stdin_open
 
 @pytest.mark.parametrize("extra", DEFAULTS_WRITTEN)
 def test_the_engines_default_written_out_compares_equal(tmp_path, extra) -> None:
-    change = diff(tmp_path, extra, inspect())
+    change = diff(tmp_path, extra, inspect(**ON_BRIDGE) if extra == "network_mode: bridge" else inspect())
     assert change.action is Action.NOOP, change.attributes
 
 
@@ -327,7 +329,7 @@ def test_a_shared_network_whose_container_is_gone_differs(tmp_path) -> None:
 def test_resources_update_in_place_and_every_other_option_replaces() -> None:
     table = {a.name: a for a in CONTAINERS.attributes}
     in_place = {name for name, a in table.items() if a.policy is Policy.UPDATE}
-    assert in_place == {"networks", "restart", "running", "addresses", *options.RESOURCES}
+    assert in_place == {"networks", "restart", "running", "finished", "addresses", *options.RESOURCES}
     assert all(table[n].update is updates.update_resources for n in options.RESOURCES)
     assert table["addresses"].update is updates.update_networks
     for name in ("cap_add", "tmpfs", "hostname", "network_mode", "expose", "logging", "gpus", "platform", "ulimits"):
@@ -440,7 +442,7 @@ NETWORK_RAW = {"Name": "s-front", "Id": "n1", "Driver": "bridge", "Internal": Fa
 def network_change(tmp_path: Path, body: str, raw: dict[str, Any] = NETWORK_RAW):
     spec = load(tmp_path, body)
     want = NETWORKS.desired(spec, "front", context(spec))
-    have = NETWORKS.normalise(raw, "s", DEFAULT_ENGINE)
+    have = NETWORKS.normalise((raw, None), "s", DEFAULT_ENGINE)
     return diff_resource(Address("networks", "front"), want, have, NETWORKS.policy)
 
 

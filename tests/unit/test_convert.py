@@ -30,7 +30,6 @@ CASES = {
         (8, "services.web.environment.DATABASE_URL", "${DB_PASSWORD} looks like a secret, but quayform shows "
                                                      "variables in plans"),
         (12, "services.web.env_file", "the 3 values of web.env are copied into env ("),
-        (21, "services.web.depends_on.migrate.condition", "not supported: quayform waits until a dependency runs"),
         (34, "services.web.deploy.replicas", "not supported (swarm's deployment settings"),
         (40, "services.migrate.environment[1]", "HOME takes its value from the shell in compose"),
         (47, "services.db.environment.POSTGRES_PASSWORD", "${DB_PASSWORD:?set DB_PASSWORD in .env}: compose "
@@ -43,7 +42,6 @@ CASES = {
         (93, "services.jobservice.links", "not supported (containers on a shared network reach each other"),
         (94, "services.jobservice.scale", "not supported (one container per key"),
         (98, "services.jobservice.deploy.placement", "not supported (swarm's deployment settings"),
-        (115, "volumes.db-data.external", "quayform creates and labels the volumes it uses and does not take over"),
         (123, "secrets.license_key", "not supported (an external secret lives in a swarm)"),
     ]),
     "anchors": ("docker-compose.yaml", "anchors", [
@@ -146,7 +144,9 @@ def test_the_web_app_keeps_its_order_health_and_variables(converted) -> None:
     assert set(spec.containers) == {"web", "migrate", "db", "cache"}  # adminer has a profile
     assert web.image == "example/shop:1.5"  # ${TAG:-1.4}: the default in the spec, 1.5 from the .env beside it
     assert spec.variables["TAG"] == "1.4" and spec.variables["HTTP_PORT"] == "8000"  # the declared defaults
-    assert web.depends_on == ["db", "cache", "migrate"]
+    assert {dep: d.condition for dep, _, d in web.dependencies} == {
+        "db": "service_healthy", "cache": "service_started", "migrate": "service_completed_successfully"}
+    assert spec.containers["migrate"].run == "once" and web.run == "always"  # the job web waits for runs once
     assert web.port_bindings[0].host_ip == "127.0.0.1" and web.port_bindings[0].host_port == "8000"
     env = web.environment if hasattr(web, "environment") and not isinstance(web.environment, str) else web.env
     assert env["GREETING"] == "Hello, ${USER}"  # single-quoted in web.env: literal, as compose reads it
@@ -381,6 +381,23 @@ def test_networks_aliases_and_the_default_network(tmp_path) -> None:
                       "option)"])
 
 
+def test_external_networks_and_volumes_are_referenced_by_name(tmp_path) -> None:
+    data, notes = conv("""\
+        services:
+          a: {image: x, networks: [shared], volumes: ["db:/data", "old:/old"]}
+        networks:
+          shared: {external: true}
+        volumes:
+          db: {external: true, name: harbor_database, driver: local}
+          old: {external: {name: legacy_data}}
+        """, tmp_path)
+    assert data["networks"] == {"shared": {"external": True, "name": "shared"}}
+    assert data["volumes"] == {"db": {"external": True, "name": "harbor_database"},
+                               "old": {"external": True, "name": "legacy_data"}}
+    assert notes == ["compose.yaml:6: volumes.db.driver: not carried: an external volume is made elsewhere and only "
+                     "referenced"]
+
+
 def test_a_network_attachment_s_other_settings(tmp_path) -> None:
     _, notes = conv("""\
         services:
@@ -406,9 +423,30 @@ def test_depends_on_long_form(tmp_path) -> None:
           db: {image: x}
           init: {image: x}
         """, tmp_path)
-    assert data["containers"]["web"]["depends_on"] == ["db", "init"]
-    assert [n.split(": ")[1] for n in notes] == ["services.web.depends_on.init.condition",
-                                                 "services.web.depends_on.init.required"]
+    assert data["containers"]["web"]["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "init": {"condition": "service_completed_successfully", "required": False}}
+    assert data["containers"]["init"]["run"] == "once" and "run" not in data["containers"]["db"]
+    assert notes == []
+
+
+def test_a_job_waited_for_runs_once_and_is_not_restarted(tmp_path) -> None:
+    data, notes = conv("""\
+        services:
+          web:
+            image: x
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+              cache:
+          migrate: {image: x, restart: on-failure, depends_on: [cache]}
+          cache: {image: x, restart: always}
+        """, tmp_path)
+    assert data["containers"]["migrate"] == {"image": "x", "run": "once", "depends_on": ["cache"],
+                                             "networks": ["default"]}
+    assert data["containers"]["web"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"},
+                                                       "cache": {"condition": "service_started"}}
+    assert data["containers"]["cache"]["restart"] == "always"
+    assert [n.split(": ")[1] for n in notes] == ["services.migrate.restart"]
 
 
 def test_healthcheck_disable_and_string_test(tmp_path) -> None:

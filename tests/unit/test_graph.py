@@ -44,7 +44,8 @@ def names(addresses) -> list[str]:
             volumes: {html: {}, cache: {}}
             networks: {front: {}, back: {}}
             """,
-            ["networks.back", "networks.front", "volumes.cache", "volumes.html", "containers.api", "containers.web"],
+            ["networks.back", "networks.default", "networks.front", "volumes.cache", "volumes.html", "containers.api",
+             "containers.web"],
         ),
         (
             # depends_on puts z before a although a sorts first.
@@ -53,7 +54,7 @@ def names(addresses) -> list[str]:
               a: {image: busybox, depends_on: [z]}
               z: {image: busybox}
             """,
-            ["containers.z", "containers.a"],
+            ["networks.default", "containers.z", "containers.a"],  # the network they join: compose's default
         ),
         (
             # A reference is an edge too: web uses db's name.
@@ -62,7 +63,7 @@ def names(addresses) -> list[str]:
               a-web: {image: busybox, env: {DB: "${containers.z-db.name}"}}
               z-db: {image: postgres}
             """,
-            ["containers.z-db", "containers.a-web"],
+            ["networks.default", "containers.z-db", "containers.a-web"],
         ),
         (
             # A volume whose name refers to a container comes after it.
@@ -73,7 +74,7 @@ def names(addresses) -> list[str]:
               db: {image: postgres}
               app: {image: busybox, volumes: ["data:/data"]}
             """,
-            ["containers.db", "volumes.data", "containers.app"],
+            ["networks.default", "containers.db", "volumes.data", "containers.app"],
         ),
         (
             # A chain and an independent container.
@@ -84,7 +85,7 @@ def names(addresses) -> list[str]:
               a: {image: busybox}
               x: {image: busybox}
             """,
-            ["containers.a", "containers.b", "containers.c", "containers.x"],
+            ["networks.default", "containers.a", "containers.b", "containers.c", "containers.x"],
         ),
         (
             # A bind mount and an anonymous volume are no edges; outputs add none.
@@ -95,7 +96,7 @@ def names(addresses) -> list[str]:
             outputs:
               name: ${containers.app.name}
             """,
-            ["volumes.zz", "containers.app"],
+            ["networks.default", "volumes.zz", "containers.app"],
         ),
     ],
     ids=["empty", "kinds-first", "depends-on", "reference", "volume-after-container", "chain", "no-edges"],
@@ -119,7 +120,7 @@ def test_dependencies_and_dependents(tmp_path):
     assert graph.dependencies_of(A("containers.app")) == {A("networks.net"), A("containers.db")}
     assert graph.dependents_of(A("networks.net")) == {A("containers.db"), A("containers.app")}
     assert graph.all_dependencies_of(A("containers.web")) == {
-        A("containers.app"), A("containers.db"), A("networks.net"), A("volumes.data")}
+        A("containers.app"), A("containers.db"), A("networks.net"), A("volumes.data"), A("networks.default")}
     assert graph.all_dependents_of(A("volumes.data")) == {A("containers.db"), A("containers.app"), A("containers.web")}
     assert graph.dependencies_of(A("containers.nope")) == set()
     assert graph.all_dependents_of(A("containers.nope")) == set()
@@ -130,8 +131,8 @@ def test_self_reference_is_not_an_edge(tmp_path):
         containers:
           app: {image: busybox, env: {ME: "${containers.app.name}"}}
     """)
-    assert names(graph.order()) == ["containers.app"]
-    assert graph.dependencies_of(A("containers.app")) == set()
+    assert names(graph.order()) == ["networks.default", "containers.app"]
+    assert graph.dependencies_of(A("containers.app")) == {A("networks.default")}  # the network it joins only
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ def spec_graph(tmp_path):
             networks: [backend]
           cache:
             image: redis
+            network_mode: bridge  # Docker's bridge: no network of the stack, no edge
         """))
     return build_graph(load_spec(str(path), environ={}))
 

@@ -406,15 +406,25 @@ def test_redis_must_be_a_container_on_a_shared_network(stack: Stack, setting: st
     assert_rejected(stack, QUAY_TEMPLATE, quay_line(stack, setting), f"{setting} {fragment}")
 
 
-def test_redis_on_the_default_bridge_is_not_reachable_by_name(stack: Stack) -> None:
-    """Containers with no networks are on Docker's default bridge, which resolves no container names."""
+def test_redis_on_dockers_bridge_is_not_reachable_by_name(stack: Stack) -> None:
+    """A container with network_mode: bridge is on Docker's bridge, which resolves no container names."""
     stack.spec = edit(stack.spec, "  loner:\n    image: quayform-test/redis:7\n    networks: [side]\n",
-                      "  loner:\n    image: quayform-test/redis:7\n")
-    stack.spec = edit(stack.spec, "    volumes: [\"quay-storage:/datastorage\"]\n    networks: [quay]\n",
-                      "    volumes: [\"quay-storage:/datastorage\"]\n")
+                      "  loner:\n    image: quayform-test/redis:7\n    network_mode: bridge\n")
     stack.quay = edit(stack.quay, "BUILDLOGS_REDIS: {host: redis,", "BUILDLOGS_REDIS: {host: loner,")
     assert_rejected(stack, QUAY_TEMPLATE, quay_line(stack, "BUILDLOGS_REDIS"),
                     "BUILDLOGS_REDIS names containers.loner, which shares no network with containers.quay")
+
+
+def test_redis_on_the_default_network_is_reachable_from_it(stack: Stack) -> None:
+    """A container that names no network is on the stack's default network, as under compose."""
+    stack.spec = edit(stack.spec, "  loner:\n    image: quayform-test/redis:7\n    networks: [side]\n",
+                      "  loner:\n    image: quayform-test/redis:7\n")
+    stack.quay = edit(stack.quay, "BUILDLOGS_REDIS: {host: redis,", "BUILDLOGS_REDIS: {host: loner,")
+    assert_rejected(stack, QUAY_TEMPLATE, quay_line(stack, "BUILDLOGS_REDIS"),
+                    "BUILDLOGS_REDIS names containers.loner, which shares no network with containers.quay")
+    stack.spec = edit(stack.spec, "    volumes: [\"quay-storage:/datastorage\"]\n    networks: [quay]\n",
+                      "    volumes: [\"quay-storage:/datastorage\"]\n    networks: [quay, default]\n")
+    assert_accepted(stack)
 
 
 def test_redis_reached_by_its_container_name(stack: Stack) -> None:

@@ -1,13 +1,15 @@
 """Containers: every rule quayform has about them, declared here.
 
 - Spec: section `containers`, default name `<stack>-<key>`; secrets may appear in env values
-  and file contents; files may come from templates; edges to `depends_on`, the networks it
-  joins and the volumes it mounts.
+  and file contents; files may come from templates; edges to `depends_on` (either form; an
+  absent `required: false` dependency is none), the networks it joins and the volumes it mounts.
 - Attributes: restart policy, networks (their aliases and fixed addresses) and the resource
   limits (`docker update`) are updated in place, a stopped container is started; every other
   difference replaces it (see `attributes`). Image defaults are folded into the desired form
   (form.py), so a fresh container compares equal; the options of options.py are compared only
-  when the spec sets them.
+  when the spec sets them. A job (`run: once`) is compared by how it ended instead of by whether
+  it runs: `exit_code` other than 0 replaces it (runs it again), `finished` not yet means apply
+  waits for it; its readiness is its exit with 0 (engine.wait_finished).
 - Lifecycle: recreated with a volume or network it uses; deleted before any new container is
   created (it may hold the name or a host port) and before what it uses; supports
   create_before_destroy; anonymous volumes are released by `destroy --volumes`.
@@ -26,9 +28,10 @@ from quayform.address import Address
 from quayform.changes import Change, Desired, LiveObject, Prerequisite, Reason
 from quayform.errors import PlanError
 from quayform.kinds.base import Attribute, Ctx, Rules, replace, update
-from quayform.kinds.container import checks, engine, envfiles, form, updates
+from quayform.kinds.container import checks, day2, engine, envfiles, form, updates
 from quayform.kinds.container import options as O
-from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object
+from quayform.kinds.engine_kind import (EngineKind, import_markers, is_bookkeeping, lifecycle_of, live_object,
+                                       record_import)
 from quayform.kinds.volume import list_containers, list_volumes
 
 IMAGE_THREADS = 4
@@ -56,6 +59,9 @@ class ContainerKind(EngineKind):
         replace("privileged"), replace("user"), replace("working_dir"), replace("labels", mapping=True),
         replace("healthcheck"), replace("stop_signal"), replace("stop_grace_period"),
         replace("files", mapping=True), *option_attributes(), update("running", updates.update_running),
+        # a container that runs once (run: once): done when it exited with 0; re-run when it failed
+        replace("run"), replace("exit_code", judge=form.judge_exit_code),
+        update("finished", updates.update_finished, judge=form.judge_finished),
     )
     rules = Rules(recreated_with=("volumes", "networks"), deletes_before_creates=True, create_before_destroy=True)
 
@@ -70,8 +76,9 @@ class ContainerKind(EngineKind):
         return {k: readers.get(k, resolver.walk)(v, path + (k,)) for k, v in entry.items()}
 
     def edges(self, spec: Any, key: str, item: Any) -> Iterable[tuple[Address, tuple]]:
-        for i, dep in enumerate(item.depends_on):
-            yield Address("containers", dep), ("depends_on", i)
+        for dep, at, dependency in item.dependencies:
+            if dependency.required or dep in spec.containers:  # required: false and left out: nothing to wait for
+                yield Address("containers", dep), ("depends_on", at)
         for net in item.networks:
             yield Address("networks", net), ()
         for mount in item.volumes:
@@ -85,7 +92,7 @@ class ContainerKind(EngineKind):
 
     def conflicts(self, spec: Any, desired: Any, objects: Any, stack: str) -> list[str]:
         return (checks.host_ports_in_use(desired, objects, stack) + checks.images_not_pulled(spec, desired)
-                + checks.network_modes_left(desired, objects, stack))
+                + checks.network_modes_left(desired, objects, stack) + checks.healthchecks_missing(spec, desired))
 
     def delete_note(self, live: LiveObject, release: frozenset[str] = frozenset()) -> str:
         volumes = getattr(live.payload, "anonymous_volumes", {})
@@ -119,7 +126,7 @@ class ContainerKind(EngineKind):
         """Every container (one list call); the stack's ones inspected in parallel unless `detail` is off."""
         api = engine_conn.api
         listed = list_containers(engine_conn)
-        markers = import_markers(list_volumes(engine_conn), stack)
+        markers = import_markers(list_volumes(engine_conn), stack, self.section)
         ours = [c for c in listed if (c.get("Labels") or {}).get(L.STACK) == stack or c["Id"] in markers]
         others = [("list", c, None, {}) for c in listed if c not in ours]
         if not detail:
@@ -205,11 +212,24 @@ class ContainerKind(EngineKind):
     def delete(self, change: Change, engine_conn: Any, release: frozenset[str]) -> None:
         engine.delete(change, engine_conn, release)
 
-    def wait_ready(self, change: Change, engine_conn: Any) -> None:
-        engine.wait_ready(change, engine_conn)
+    def wait_ready(self, change: Change, engine_conn: Any, progress: Any = lambda text: None) -> None:
+        engine.wait_ready(change, engine_conn, progress=progress)
 
     def adopt(self, engine_conn: Any, stack: str, address: Address, name: str) -> str:
         return adopt(engine_conn, stack, address, name)
+
+    # -- day 2 -------------------------------------------------------------------------------------
+    def status(self, engine_conn: Any, objects: list[LiveObject]) -> dict[str, dict[str, str]]:
+        return day2.status(engine_conn, objects)
+
+    def logs(self, engine_conn: Any, live: LiveObject, follow: bool, tail: int | None) -> Iterable[str]:
+        return day2.logs(engine_conn, live, follow, tail)
+
+    def run(self, engine_conn: Any, live: LiveObject, argv: list[str], stdin: Any) -> Any:
+        return day2.run(engine_conn, live, argv, stdin)
+
+    def restart(self, engine_conn: Any, live: LiveObject) -> None:
+        day2.restart(engine_conn, live, live.form.get("stop_grace_period"))
 
 
 def _image_info(ref: str, raw: dict[str, Any] | None, upstream: str | None) -> form.ImageInfo | None:
@@ -233,16 +253,6 @@ def shared_network_by_name(raw: dict[str, Any], listed: list[dict[str, Any]]) ->
     return {**raw, "HostConfig": {**raw["HostConfig"], "NetworkMode": f"container:{name}"}}
 
 
-def import_markers(volumes: Iterable[dict[str, Any]], stack: str) -> dict[str, tuple[str, str]]:
-    """Containers adopted with `quayform import`: container id -> (address, marker volume)."""
-    markers = {}
-    for volume in volumes:
-        labels = volume.get("Labels") or {}
-        if labels.get(L.MARKER) == "import" and labels.get(L.STACK) == stack and labels.get(L.IMPORT_ID):
-            markers[labels[L.IMPORT_ID]] = (labels.get(L.ADDRESS, ""), volume["Name"])
-    return markers
-
-
 def adopt(engine_conn: Any, stack: str, address: Address, name: str) -> str:
     """Mark the unmanaged container `name` as `address`: the next plan replaces it, keeping its volumes."""
     api = engine_conn.api
@@ -258,16 +268,9 @@ def adopt(engine_conn: Any, stack: str, address: Address, name: str) -> str:
         if managed:
             raise PlanError(f"{address} already exists ({managed[0]['Names'][0].lstrip('/')}); "
                             "only an address with no container can be imported into")
-        marker = f"quayform-import-{stack}-{address.key}"
-        for volume in (api.volumes(filters={"name": marker}) or {}).get("Volumes") or []:
-            if volume["Name"] != marker:
-                continue
-            pending = (volume.get("Labels") or {}).get(L.IMPORT_ID, "")
-            if pending and api.containers(all=True, filters={"id": pending}):
-                raise PlanError(f"{address} is already being imported; run `quayform apply` to finish that first")
-            api.remove_volume(marker)  # left by an import whose container is gone: it blocks nothing
-        api.create_volume(name=marker, labels={L.STACK: stack, L.MARKER: "import", L.ADDRESS: str(address),
-                                               L.IMPORT_ID: raw["Id"]})
+        record_import(engine_conn, stack, address, raw["Id"], f"quayform-import-{stack}-{address.key}",
+                      lambda pending: bool(api.containers(all=True, filters={"id": pending})),
+                      f"{address} is already being imported; run `quayform apply` to finish that first")
     return raw["Id"]
 
 

@@ -7,6 +7,7 @@ import ipaddress
 from collections import defaultdict
 from typing import Any, Callable
 
+from quayform.address import Address
 from quayform.changes import UNKNOWN
 from quayform.spec.yaml_loader import format_path
 
@@ -21,15 +22,17 @@ def check_containers(spec: Any, report: Report) -> None:
     _network_modes(spec, report)
     _memory(spec, report)
     _fixed_addresses(spec, report)
+    _one_shots(spec, report)
+    _conditions(spec, report)
 
 
 def _references(spec: Any, report: Report) -> None:
     for key, container in spec.containers.items():
-        for i, dep in enumerate(container.depends_on):
+        for dep, at, dependency in container.dependencies:
             if dep == key:
-                report(("containers", key, "depends_on", i), f"containers.{key} cannot depend on itself")
-            elif dep not in spec.containers:
-                report(("containers", key, "depends_on", i), f"depends on containers.{dep}, which is not in the spec")
+                report(("containers", key, "depends_on", at), f"containers.{key} cannot depend on itself")
+            elif dep not in spec.containers and dependency.required:
+                report(("containers", key, "depends_on", at), f"depends on containers.{dep}, which is not in the spec")
         for i, net in enumerate(container.networks):
             if net not in spec.networks:  # a list item by its position, a mapping entry by its key
                 report(("containers", key, "networks", net if isinstance(container.networks, dict) else i),
@@ -215,6 +218,56 @@ def _address_problem(network: Any, net: str, address: str, version: int) -> str:
     if pool.gateway == address or ip in (pool.network.network_address, pool.network.broadcast_address):
         return f"{address} is the gateway or a reserved address of {pool.subnet}"
     return ""
+
+
+def _one_shots(spec: Any, report: Report) -> None:
+    """A container that runs once is not restarted, and no container can live in its network."""
+    for key, container in spec.containers.items():
+        if container.run == "once" and container.restart[0] != "no":
+            report(("containers", key, "restart"), "a container that runs once (run: once) is not restarted: "
+                                                   "leave restart out (or give restart: no)")
+        mode = container.network_mode or ""
+        shared = mode.partition(":")[2] if mode.startswith("container:") else ""
+        if shared in spec.containers and spec.containers[shared].run == "once":
+            report(("containers", key, "network_mode"), f"shares the network of containers.{shared}, which runs "
+                                                        "once (run: once): that network is gone once it exits")
+
+
+def _conditions(spec: Any, report: Report) -> None:
+    """compose's conditions each need something of the container waited for."""
+    for key, container in spec.containers.items():
+        for dep, at, dependency in container.dependencies:
+            other = spec.containers.get(dep)
+            if other is None or at != dep:  # the list form: no condition
+                continue
+            path = ("containers", key, "depends_on", dep, "condition")
+            if dependency.condition == "service_completed_successfully" and other.run != "once":
+                report(path, f"service_completed_successfully waits for containers.{dep} to exit with 0, but it "
+                             f"is a service that keeps running: add run: once to containers.{dep} if it is a job")
+            elif dependency.condition == "service_healthy" and other.run == "once":
+                report(path, f"containers.{dep} runs once (run: once) and is never healthy: wait for it with "
+                             "condition: service_completed_successfully")
+            elif dependency.condition == "service_healthy" and other.healthcheck \
+                    and other.healthcheck.command == ["NONE"]:
+                report(path, f"service_healthy needs a healthcheck, and containers.{dep} turns its healthcheck "
+                             "off: give it a test, or wait with condition: service_started")
+
+
+def healthchecks_missing(spec: Any, desired: Any) -> list[str]:
+    """`service_healthy` on a container whose spec gives no healthcheck and whose image has none either
+    (known once the image is on the engine; validate cannot tell)."""
+    problems = []
+    for key, container in spec.containers.items():
+        for dep, at, dependency in container.dependencies:
+            want = desired.get(Address("containers", dep))
+            if dependency.condition != "service_healthy" or want is None or want.form.get("healthcheck") is not None:
+                continue
+            image = getattr(want.payload, "image", "")
+            problems.append(f"{spec.path}:{spec.line_of('containers', key, 'depends_on', dep, 'condition')}: "
+                            f"containers.{key}.depends_on.{dep}.condition: service_healthy needs a healthcheck, and "
+                            f"neither containers.{dep} nor its image {image} declares one (add healthcheck: to "
+                            f"containers.{dep}, or wait with condition: service_started)")
+    return problems
 
 
 def images_not_pulled(spec: Any, desired: Any) -> list[str]:

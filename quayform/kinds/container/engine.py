@@ -293,11 +293,15 @@ def remove(engine: Any, cid: str, remove_volumes: bool) -> None:
 SETTLE = 2.0  # seconds a container without a healthcheck must run, unrestarted, to count as started
 
 
-def wait_ready(change: Change, engine: Any, timeout: float | None = None, name: str | None = None) -> None:
+def wait_ready(change: Change, engine: Any, timeout: float | None = None, name: str | None = None,
+               progress: Callable[[str], None] = lambda text: None) -> None:
     """Return once the container runs for good: healthy if it has a healthcheck, else still running,
-    never restarted, SETTLE seconds after it started (so one that dies at once fails the apply)."""
+    never restarted, SETTLE seconds after it started (so one that dies at once fails the apply).
+    A job (run: once) is ready once it has exited with 0. `progress` hears what the wait awaits."""
     shown = change.payload.name + (" (the new one)" if name else "")
     name = name or change.payload.name
+    if getattr(change.payload, "run", "always") == "once":
+        return wait_finished(engine, name, shown, progress)
     deadline = time.monotonic() + (timeout or default_timeout(change))
     first: tuple[Any, Any] | None = None
     while True:
@@ -320,7 +324,37 @@ def wait_ready(change: Change, engine: Any, timeout: float | None = None, name: 
             output = (log.get("Output") or "").strip() or "(no output)"
             raise ReadinessError(f"container {shown} did not become healthy in time (health: "
                                  f"{health.get('Status')}); last health check output: {output}")
+        progress(waiting_text(health, deadline - time.monotonic()))
         engine.pause(0.2, f"container {shown} to be ready")
+
+
+def waiting_text(health: dict[str, Any] | None, left: float) -> str:
+    """What a readiness wait awaits, for apply's progress lines: the health status, the last check's output
+    (its first line, shortened; the progress view masks it), and how long the wait may still last."""
+    if not health:
+        return f"waiting for it to keep running for {SETTLE:.0f}s"
+    log = health.get("Log") or []
+    last = ((log[-1].get("Output") or "").strip().splitlines() or [""])[0] if log else ""
+    last = last if len(last) <= 80 else last[:77] + "..."
+    said = f"; last check (exit {log[-1].get('ExitCode')}): {last or '(no output)'}" if log else "; no check has run yet"
+    return f"waiting for health: {health.get('Status')}{said}; gives up in {max(0, left):.0f}s"
+
+
+def wait_finished(engine: Any, name: str, shown: str, progress: Callable[[str], None] = lambda text: None) -> None:
+    """Return once the job has exited with 0; another code fails with it and the job's last log lines.
+
+    There is no deadline (a migration takes what it takes); Ctrl-C ends the wait and leaves the job
+    running, and the next plan waits for it again (`finished`), or re-runs it if it failed."""
+    while True:
+        with engine.errors(f"inspecting container {shown}"):
+            state = engine.api.inspect_container(name).get("State") or {}
+        if state.get("Status") in ("exited", "dead"):
+            if state.get("ExitCode") == 0:
+                return
+            raise ReadinessError(f"container {shown} runs once and exited with code {state.get('ExitCode')}; "
+                                 f"last log lines:\n{logs(engine, name)}")
+        progress("waiting for it to exit with 0 (it runs once; no time limit)")
+        engine.pause(0.5, f"container {shown} to finish")
 
 
 def _running_for(started_at: str | None) -> float:

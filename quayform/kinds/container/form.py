@@ -25,6 +25,8 @@ from quayform.spec.models import Container, Healthcheck
 from quayform.spec.values import UNSET, PortBinding, format_duration
 
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
+RUN_LABEL = L.PREFIX + "run"  # "once" on a container that runs to completion; absent on a service
+FINISHED = ("exited", "dead")  # Docker's states of a container whose process is over
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class ContainerPayload:
     exposed: tuple[str, ...] | None = None  # the spec's `expose`, e.g. ("80/tcp",)
     logging: dict[str, Any] | None = None  # compose's {driver, options}
     pull_policy: str = "missing"
+    run: str = "always"  # "once": a job, waited for until it exits (0 is success)
 
 
 def image_info(raw: Mapping[str, Any]) -> ImageInfo:
@@ -209,6 +212,8 @@ def declare(address: Address, container: Container, spec: Any, name_of: Any, lif
               L.SENSITIVE_ENV: ",".join(sorted(k for k, v in env.items() if isinstance(v, Sensitive)))}
     if container.platform:
         labels[O.PLATFORM_LABEL] = container.platform
+    if container.run == "once":
+        labels[RUN_LABEL] = "once"
     networks, network_mode = _networks(address, container, name_of)
     addresses = {name_of(Address("networks", n)): {k: v for k, v in (("ipv4_address", a.ipv4_address),
                                                                        ("ipv6_address", a.ipv6_address)) if v}
@@ -225,7 +230,7 @@ def declare(address: Address, container: Container, spec: Any, name_of: Any, lif
         files=files, options=O.declared(container), hostname=container.hostname, network_mode=network_mode,
         addresses=addresses, exposed=tuple(container.exposed) if container.exposed is not None else None,
         logging={"driver": logging.driver, "options": dict(logging.options)} if logging else None,
-        pull_policy=container.pull_policy)
+        pull_policy=container.pull_policy, run=container.run)
 
 
 def _networks(address: Address, container: Container, name_of: Any) -> tuple[tuple, str | None]:
@@ -293,7 +298,9 @@ def desired_form(address: Address, declared: ContainerPayload, image: ImageInfo 
         "stop_signal": declared.stop_signal or (image.stop_signal if known else UNKNOWN),
         "stop_grace_period": declared.stop_timeout,
         "files": {w.path: file_form(address, w) for w in declared.files},
-        "running": True,
+        "run": "once" if declared.run == "once" else None,
+        # a service runs for good; a job has run once, to its end, and exited with 0
+        **({"finished": True, "exit_code": 0} if declared.run == "once" else {"running": True}),
         **O.option_forms(declared),
     }
 
@@ -306,6 +313,8 @@ class LiveContainer:
     import_marker: str | None = None  # the marker volume of `quayform import`, removed once replaced
     paused: bool = False
     exposed: tuple[str, ...] = ()  # the ports it exposes (its image's among them: judged, not in the form)
+    status: str = ""  # Docker's State.Status: created, running, paused, restarting, exited, dead
+    exit_code: int | None = None  # State.ExitCode, once it has exited
 
 
 def listed_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
@@ -410,12 +419,28 @@ def live_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
         "stop_grace_period": config.get("StopTimeout"),
         "files": files,
         "running": _running(raw.get("State") or {}),
+        "run": container_labels.get(RUN_LABEL),
         **O.live_options(raw),
     }
-    return form, LiveContainer(anonymous, paused=bool((raw.get("State") or {}).get("Paused")),
-                               exposed=tuple(sorted((config.get("ExposedPorts") or {}).keys())))
+    state = raw.get("State") or {}
+    return form, LiveContainer(anonymous, paused=bool(state.get("Paused")),
+                               exposed=tuple(sorted((config.get("ExposedPorts") or {}).keys())),
+                               status=state.get("Status") or "", exit_code=state.get("ExitCode"))
 
 
 def _running(state: Mapping[str, Any]) -> bool:
     """Running for good: not stopped, not between two restarts of a crash loop, not paused."""
     return bool(state.get("Running")) and not state.get("Restarting") and not state.get("Paused")
+
+
+def judge_finished(desired: Any, form: Mapping[str, Any], payload: Any) -> bool:
+    """Whether the container's process is over (a job that ran; a service that stopped)."""
+    return getattr(payload, "status", "") in FINISHED
+
+
+def judge_exit_code(desired: Any, form: Mapping[str, Any], payload: Any) -> Any:
+    """The code it exited with; while it still runs there is none yet, so it is taken to be the desired one
+    (`finished` differs then, and apply waits for it)."""
+    if getattr(payload, "status", "") not in FINISHED:
+        return desired
+    return getattr(payload, "exit_code", None)

@@ -72,3 +72,14 @@ def update_running(kind: Any, change: Change, engine: Any) -> None:
             engine.api.unpause(change.live_id)
         return
     start(engine, change.live_id, change.name)
+
+
+def update_finished(kind: Any, change: Change, engine: Any) -> None:
+    """A job (run: once) that has not finished yet: unpause it, or start it if it never ran; one still
+    running is left to run. Apply then waits for it to exit (wait_ready)."""
+    live = change.live_payload
+    if getattr(live, "paused", False):
+        with engine.errors(f"unpausing container {change.name}"):
+            engine.api.unpause(change.live_id)
+    elif getattr(live, "status", "") == "created":
+        start(engine, change.live_id, change.name)

@@ -163,8 +163,8 @@ def _typos(config: _Config, problem: Any) -> None:
 
 
 def _share_network(spec: Any, one: str, other: str) -> bool:
-    """Whether two containers can reach each other by name: only on a network of the spec (Docker's
-    default bridge, where a container without networks lands, resolves no names)."""
+    """Whether two containers can reach each other by name: only on a network of the spec (a container
+    without networks is on the default network; Docker's bridge, network_mode: bridge, resolves no names)."""
     return bool(set(spec.containers[one].networks) & set(spec.containers[other].networks))
 
 
