@@ -247,7 +247,9 @@ def test_every_attribute_round_trips_on_the_engine(tmp_path, stack, engine, imag
              if sorted(changed_paths(plan, f"containers.{row.key}")) != sorted(fill(list(row.paths or (row.attribute,)),
                                                                                   names))}
     assert not wrong, f"changed paths that are not the row's own: {wrong}"
-    spec.apply()
+    # Four at a time: dockerd 20.10 can deadlock (a rename against an exiting container's address release)
+    # when some fifteen containers are replaced at once; this test is about attributes, not parallelism.
+    spec.apply(parallelism=4)
 
     problems = []
     for row in rows:
