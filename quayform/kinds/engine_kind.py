@@ -13,7 +13,7 @@ from quayform import labels as L
 from quayform.address import Address
 from quayform.changes import Lifecycle, LiveObject
 from quayform.kinds.base import Ctx, Kind
-from quayform.targets import DEFAULT_ENGINE, EngineTarget
+from quayform.targets import EngineTarget, engine_target, engine_targets
 
 
 def lifecycle_of(item: Any) -> Lifecycle:
@@ -56,10 +56,65 @@ class EngineKind(Kind):
     """A kind whose objects are Docker objects on an engine (networks, volumes, containers)."""
 
     def engine_of(self, spec: Any, key: str) -> EngineTarget:
-        return DEFAULT_ENGINE
+        return engine_target(spec, self.item(spec, key).engine)
 
     def targets(self, spec: Any, ctx: Ctx) -> Iterable[Hashable]:
-        return [DEFAULT_ENGINE]
+        return engine_targets(spec)
 
     def name_scope(self, spec: Any, key: str) -> Hashable:
         return self.engine_of(spec, key)
+
+
+# -- the engines section: what lives where ------------------------------------------------------
+
+ENGINE_SECTIONS = ("networks", "volumes", "containers")
+
+
+def check_engines(spec: Any, report: Any) -> None:
+    """Each object's engine exists; a container's networks, volumes and shared network are on its
+    engine; TLS files are there; no reference crosses engines (Docker DNS stays on one engine)."""
+    import os
+
+    for name, declared in spec.engines.items():
+        for field in ("ca", "cert", "key") if declared.tls else ():
+            path = os.path.join(spec.base_dir, getattr(declared.tls, field))
+            if not os.path.isfile(path):
+                report(("engines", name, "tls", field), f"{getattr(declared.tls, field)}: no such file next to the spec")
+    known = {"default", *spec.engines}
+    for section in ENGINE_SECTIONS:
+        for key, item in getattr(spec, section).items():
+            if item.engine not in known:
+                report((section, key, "engine"), f"engine {item.engine!r} is not in the engines section (one of "
+                                                 f"{', '.join(sorted(known))})")
+    for key, container in spec.containers.items():
+        _same_engine(spec, key, container, report)
+    _cross_engine_references(spec, report)
+
+
+def _same_engine(spec: Any, key: str, container: Any, report: Any) -> None:
+    here = container.engine
+    uses = [(("networks", net if isinstance(container.networks, dict) else i), "networks", net)
+            for i, net in enumerate(container.networks)]
+    uses += [(("volumes", i), "volumes", m.source) for i, m in enumerate(container.volumes) if m.kind == "volume"]
+    if (container.network_mode or "").startswith("container:"):
+        uses.append((("network_mode",), "containers", container.network_mode.partition(":")[2]))
+    for path, section, other in uses:
+        item = getattr(spec, section).get(other)
+        if item is not None and item.engine != here:
+            report(("containers", key, *path), f"{section}.{other} is on engine {item.engine}, but containers.{key} "
+                                               f"runs on engine {here}: a container can only use what its own engine "
+                                               f"has (set engine: {here} on {section}.{other}, or move the container)")
+
+
+def _cross_engine_references(spec: Any, report: Any) -> None:
+    for dependency, dependent in spec.ref_edges:
+        (dep_section, _, dep_key), (own_section, _, own_key) = dependency.partition("."), dependent.partition(".")
+        if dep_section not in ENGINE_SECTIONS or own_section not in ENGINE_SECTIONS:
+            continue
+        dep, own = getattr(spec, dep_section).get(dep_key), getattr(spec, own_section).get(own_key)
+        if dep is None or own is None or dep.engine == own.engine:
+            continue
+        report((own_section, own_key), f"it refers to {dependency}, which is on engine {dep.engine}, while "
+                                       f"{dependent} is on engine {own.engine}: a container name resolves over "
+                                       "Docker DNS only on its own engine's networks; publish a port on "
+                                       f"{dependency} and use that engine's host address and the published port")

@@ -142,8 +142,30 @@ class Logging(Model):
     options: dict[str, Text] = Field(default_factory=dict)
 
 
+class EngineTls(Model):
+    """Client certificates for a tcp:// engine, in files relative to the spec (Docker's --tlsverify set)."""
+
+    ca: str = Field(min_length=1)
+    cert: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class Engine(Model):
+    """A Docker engine the stack's containers, volumes and networks may live on."""
+
+    host: str = Field(pattern=r"^(unix:///.+|tcp://[^/\s]+:[0-9]+/?|ssh://([^@/\s]+@)?[^@/\s]+(:[0-9]+)?/?)$")
+    tls: EngineTls | None = None
+
+    @model_validator(mode="after")
+    def _tls_over_tcp(self) -> "Engine":
+        if self.tls is not None and not self.host.startswith("tcp://"):
+            raise ValueError("tls: client certificates are for tcp:// engines only")
+        return self
+
+
 class Container(Model):
     image: Text = Field(min_length=1)
+    engine: Key = "default"  # a key of the engines section
     name: DockerName | None = None
     command: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
     entrypoint: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
@@ -254,6 +276,7 @@ class Container(Model):
 
 class Volume(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    engine: Key = "default"
     name: DockerName | None = None
     driver: str = "local"
     driver_opts: dict[str, Text] = Field(default_factory=dict)
@@ -302,6 +325,7 @@ class Ipam(Model):
 
 class Network(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    engine: Key = "default"
     name: DockerName | None = None
     driver: str = "bridge"
     internal: bool = False
@@ -427,6 +451,7 @@ class Spec(Model):
     stack: str = Field(pattern=STACK_PATTERN, max_length=48)
     variables: dict[Key, Scalar] = Field(default_factory=dict)
     secrets: dict[Key, SecretSource] = Field(default_factory=dict)
+    engines: dict[Key, Engine] = Field(default_factory=dict)
     networks: dict[Key, Network] = Field(default_factory=dict)
     volumes: dict[Key, Volume] = Field(default_factory=dict)
     containers: dict[Key, Container] = Field(default_factory=dict)
