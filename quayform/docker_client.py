@@ -117,6 +117,9 @@ class DockerEngine:
         """The endpoint, and the engine's name when it is not the default one."""
         return self.endpoint if self.name == "default" else f"{self.endpoint} (engine {self.name})"
 
+    def __str__(self) -> str:
+        return f"engine {self.name}"
+
     def describe(self, exc: BaseException) -> str:
         return describe(exc, self.where)
 

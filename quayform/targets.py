@@ -37,6 +37,11 @@ class EngineTarget:
         return self.name
 
     @property
+    def engine(self) -> "EngineTarget":
+        """Itself: every target has the engine it is reached through."""
+        return self
+
+    @property
     def sort_key(self) -> tuple[str, str]:
         """The order locks are taken in: by where the engine is, so that two specs naming one engine
         differently still agree; then by name."""
@@ -63,10 +68,13 @@ def engine_target(spec: Any, name: str) -> EngineTarget:
 
 
 def engine_targets(spec: Any) -> list[EngineTarget]:
-    """Every engine the spec knows: the default one (objects of the stack may still live there) and
-    each declared one, by name."""
-    names = sorted({"default", *getattr(spec, "engines", {})})
-    return [engine_target(spec, name) for name in names]
+    """Every engine the spec knows, by name: each declared one, and the default one unless the spec
+    declares others and puts nothing on it (then DOCKER_HOST need not be reachable at all)."""
+    declared = set(getattr(spec, "engines", {}))
+    used = {item.engine for section in ("networks", "volumes", "containers") for item in
+            getattr(spec, section, {}).values()}
+    names = declared | ({"default"} if not declared or "default" in used else set())
+    return [engine_target(spec, name) for name in sorted(names)]
 
 
 @dataclass(frozen=True)
