@@ -272,10 +272,10 @@ def _build(raw: dict, loaded: LoadedYaml, path: str, base_dir: str, overrides: M
         raise SpecError(problems + problems_from_validation(exc, loaded, path)) from None
     spec._path = path  # before the checks: a template is found (and named) beside the spec
     spec._base_dir = base_dir
+    spec._ref_edges = tuple(sorted(resolver.edges))  # before the checks too: they look at what crosses engines
     problems += check_spec(spec, loaded, path)
     if problems:
         raise SpecError(problems)
-    spec._ref_edges = tuple(sorted(resolver.edges))
     spec._lines = loaded.lines
     spec._secret_values = tuple(secrets.values())
     return spec
