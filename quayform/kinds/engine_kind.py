@@ -114,7 +114,7 @@ def _cross_engine_references(spec: Any, report: Any) -> None:
         dep, own = getattr(spec, dep_section).get(dep_key), getattr(spec, own_section).get(own_key)
         if dep is None or own is None or dep.engine == own.engine:
             continue
-        report((own_section, own_key), f"it refers to {dependency}, which is on engine {dep.engine}, while "
+        report(spec.ref_path(dependency, dependent), f"it refers to {dependency}, which is on engine {dep.engine}, while "
                                        f"{dependent} is on engine {own.engine}: a container name resolves over "
                                        "Docker DNS only on its own engine's networks; publish a port on "
                                        f"{dependency} and use that engine's host address and the published port")

@@ -8,6 +8,7 @@ outputs may hold them.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BeforeValidator, Discriminator, Field, Tag, PrivateAttr, WithJsonSchema, field_validator,
@@ -153,8 +154,16 @@ class EngineTls(Model):
 class Engine(Model):
     """A Docker engine the stack's containers, volumes and networks may live on."""
 
-    host: str = Field(pattern=r"^(unix:///.+|tcp://[^/\s]+:[0-9]+/?|ssh://([^@/\s]+@)?[^@/\s]+(:[0-9]+)?/?)$")
+    host: str
     tls: EngineTls | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(r"unix:///\S+|tcp://[^/\s:]+:[0-9]+/?|ssh://([^@/\s]+@)?[^@/\s:]+(:[0-9]+)?/?", value):
+            raise ValueError(f"{value!r} is not an engine address: give unix:///path/to/docker.sock, "
+                             "tcp://host:port (with tls: for client certificates) or ssh://user@host")
+        return value
 
     @model_validator(mode="after")
     def _tls_over_tcp(self) -> "Engine":
@@ -473,6 +482,7 @@ class Spec(Model):
     _path: str = PrivateAttr(default="quayform.yaml")
     _base_dir: str = PrivateAttr(default=".")
     _ref_edges: tuple[tuple[str, str], ...] = PrivateAttr(default=())
+    _ref_paths: dict = PrivateAttr(default_factory=dict)
     _lines: dict = PrivateAttr(default_factory=dict)
     _secret_values: tuple = PrivateAttr(default=())
 
@@ -488,6 +498,10 @@ class Spec(Model):
     def ref_edges(self) -> tuple[tuple[str, str], ...]:
         """(dependency address, dependent address) pairs found in ${...} references."""
         return self._ref_edges
+
+    def ref_path(self, dependency: str, dependent: str) -> tuple:
+        """The spec key path where `dependent` first refers to `dependency` (for error messages)."""
+        return self._ref_paths.get((dependency, dependent)) or tuple(dependent.split(".", 1))
 
     @property
     def secret_values(self) -> tuple[Sensitive, ...]:

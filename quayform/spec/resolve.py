@@ -40,6 +40,7 @@ class Resolver:
     secrets: Mapping[str, Sensitive]
     problems: list[SpecProblem] = field(default_factory=list)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    edge_paths: dict[tuple[str, str], Path] = field(default_factory=dict)  # where each edge was first written
     _resolving: set[str] = field(default_factory=set)
 
     def problem(self, path: Path, message: str, line: int | None = None, file: str | None = None) -> None:
@@ -87,6 +88,7 @@ class Resolver:
             result = self.lookup(ref)
             if owner and ref.section in REGISTRY and f"{ref.section}.{ref.key}" != owner:
                 self.edges.add((f"{ref.section}.{ref.key}", owner))
+                self.edge_paths.setdefault((f"{ref.section}.{ref.key}", owner), tuple(path))
             return result
 
         try:
