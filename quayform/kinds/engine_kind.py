@@ -114,7 +114,28 @@ def _cross_engine_references(spec: Any, report: Any) -> None:
         dep, own = getattr(spec, dep_section).get(dep_key), getattr(spec, own_section).get(own_key)
         if dep is None or own is None or dep.engine == own.engine:
             continue
-        report(spec.ref_path(dependency, dependent), f"it refers to {dependency}, which is on engine {dep.engine}, while "
-                                       f"{dependent} is on engine {own.engine}: a container name resolves over "
-                                       "Docker DNS only on its own engine's networks; publish a port on "
-                                       f"{dependency} and use that engine's host address and the published port")
+        if spec.ref_attrs(dependency, dependent) <= REACHABLE_ATTRS:
+            continue  # ${containers.db.host}:${containers.db.port}: reached through the engine's host
+        hint = (f"use ${{{dependency}.host}}:${{{dependency}.port}} (its engine's address and its published port)"
+                if dep_section == "containers" else "it cannot be reached from there")
+        report(spec.ref_path(dependency, dependent),
+               f"it refers to {dependency}, which is on engine {dep.engine}, while {dependent} is on engine "
+               f"{own.engine}: a container name resolves over Docker DNS only on its own engine's networks; {hint}")
+
+
+REACHABLE_ATTRS = frozenset({"host", "port"})
+
+
+def engine_address(raw_engines: Any, engine: str) -> str:
+    """Where containers on other engines reach what `engine` publishes: its `address`, or the host of a
+    tcp:// or ssh:// address. LookupError when the spec does not say (a unix socket has no host)."""
+    declared = raw_engines.get(engine) if isinstance(raw_engines, dict) else None
+    declared = declared if isinstance(declared, dict) else {}
+    if isinstance(declared.get("address"), str):
+        return declared["address"]
+    host = str(declared.get("host") or "")
+    scheme, _, rest = host.partition("://")
+    if scheme in ("tcp", "ssh") and rest:
+        return rest.rstrip("/").rpartition("@")[2].rpartition(":")[0] or rest.rstrip("/").rpartition("@")[2]
+    raise LookupError(f"engine {engine} has no address that containers on other engines reach it at: set "
+                      f"engines.{engine}.address (the host's name or IP address)")

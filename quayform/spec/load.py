@@ -274,6 +274,7 @@ def _build(raw: dict, loaded: LoadedYaml, path: str, base_dir: str, overrides: M
     spec._base_dir = base_dir
     spec._ref_edges = tuple(sorted(resolver.edges))  # before the checks too: they look at what crosses engines
     spec._ref_paths = dict(resolver.edge_paths)
+    spec._ref_attrs = {edge: frozenset(attrs) for edge, attrs in resolver.edge_attrs.items()}
     problems += check_spec(spec, loaded, path)
     if problems:
         raise SpecError(problems)

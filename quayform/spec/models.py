@@ -156,6 +156,9 @@ class Engine(Model):
 
     host: str
     tls: EngineTls | None = None
+    # The host name or IP address at which containers on the other engines reach the ports this engine
+    # publishes: what ${containers.KEY.host} gives (default: the host of a tcp:// or ssh:// address).
+    address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
 
     @field_validator("host")
     @classmethod
@@ -483,6 +486,7 @@ class Spec(Model):
     _base_dir: str = PrivateAttr(default=".")
     _ref_edges: tuple[tuple[str, str], ...] = PrivateAttr(default=())
     _ref_paths: dict = PrivateAttr(default_factory=dict)
+    _ref_attrs: dict = PrivateAttr(default_factory=dict)
     _lines: dict = PrivateAttr(default_factory=dict)
     _secret_values: tuple = PrivateAttr(default=())
 
@@ -502,6 +506,10 @@ class Spec(Model):
     def ref_path(self, dependency: str, dependent: str) -> tuple:
         """The spec key path where `dependent` first refers to `dependency` (for error messages)."""
         return self._ref_paths.get((dependency, dependent)) or tuple(dependent.split(".", 1))
+
+    def ref_attrs(self, dependency: str, dependent: str) -> frozenset[str]:
+        """The attributes `dependent` uses of `dependency` (`name`, `host`, ...)."""
+        return self._ref_attrs.get((dependency, dependent), frozenset({"name"}))
 
     @property
     def secret_values(self) -> tuple[Sensitive, ...]:

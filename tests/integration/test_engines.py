@@ -210,3 +210,38 @@ def test_two_applies_on_overlapping_engines_queue_and_never_deadlock(split: Stac
     for api in (engine, engine2):
         with pytest.raises(docker.errors.NotFound):
             api.inspect_container(lock_name(split.name))
+
+
+def test_a_container_reaches_one_on_the_other_engine_through_its_host_and_published_port(
+        split: Stack, engine: docker.APIClient, engine2: docker.APIClient) -> None:
+    """Docker DNS stops at an engine; ${containers.web.host}:${containers.web.port} does not. The second
+    engine's bridge address (a host address) stands in for the first engine's host as seen from there."""
+    from tests.ports import free_port
+
+    port = free_port()
+    s = split.write(f"""\
+engines:
+  default: {{host: "unix:///var/run/docker.sock", address: "10.212.0.1"}}
+  b: {{host: "{ENGINE2_HOST}"}}
+containers:
+  web:
+    image: {BUSYBOX}
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    ports: ["10.212.0.1:{port}:80"]
+    files:
+      /www/index.html: {{content: "served on the default engine\\n"}}
+  client:
+    engine: b
+    image: {BUSYBOX}
+    command: {SLEEPER}
+    env: {{WEB: "${{containers.web.host}}:${{containers.web.port}}"}}
+""")
+    s.apply()
+    assert engine2.inspect_container(f"{s.name}-client")["Config"]["Env"][0] == f"WEB=10.212.0.1:{port}"
+    request = 'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 5 ${WEB%:*} ${WEB#*:}'
+    run = engine2.exec_create(f"{s.name}-client", ["sh", "-c", request])
+    output = engine2.exec_start(run["Id"]).decode()
+    assert output.startswith("HTTP/1.1 200 OK") and output.endswith("\r\n\r\nserved on the default engine\n"), output
+    assert engine2.exec_inspect(run["Id"])["ExitCode"] == 0
+    assert converged(s.plan())
+    s.destroy()

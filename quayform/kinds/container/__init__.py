@@ -28,7 +28,7 @@ from quayform.errors import PlanError
 from quayform.kinds.base import Attribute, Ctx, Rules, replace, update
 from quayform.kinds.container import checks, engine, envfiles, form, updates
 from quayform.kinds.container import options as O
-from quayform.kinds.engine_kind import EngineKind, is_bookkeeping, lifecycle_of, live_object
+from quayform.kinds.engine_kind import EngineKind, engine_address, is_bookkeeping, lifecycle_of, live_object
 from quayform.kinds.volume import list_containers, list_volumes
 from quayform.targets import engine_target
 
@@ -59,6 +59,7 @@ class ContainerKind(EngineKind):
         replace("files", mapping=True), *option_attributes(), update("running", updates.update_running),
     )
     rules = Rules(recreated_with=("volumes", "networks"), deletes_before_creates=True, create_before_destroy=True)
+    reference_attrs = ("name", "host", "port")  # host and port: how containers on other engines reach it
 
     # -- spec side -----------------------------------------------------------------------------
     def secret_allowed(self, path: tuple) -> bool:
@@ -69,6 +70,18 @@ class ContainerKind(EngineKind):
             return resolver.walk(entry, path)
         readers = {"files": resolver.files, "env_file": lambda v, at: envfiles.read(v, at, resolver)}
         return {k: readers.get(k, resolver.walk)(v, path + (k,)) for k, v in entry.items()}
+
+    def resolve_reference(self, attr: str, key: str, entry: Any, resolver: Any) -> Any:
+        """${containers.KEY.host}: the address of its engine as other engines' containers reach it;
+        ${containers.KEY.port}: its first host port published beyond 127.0.0.1."""
+        entry = entry if isinstance(entry, dict) else {}
+        engine_key = entry.get("engine") if isinstance(entry.get("engine"), str) else "default"
+        if attr == "host":
+            try:
+                return engine_address(resolver.raw.get("engines"), engine_key)
+            except LookupError as exc:
+                raise LookupError(f"${{containers.{key}.host}}: {exc}") from None
+        return checks.reachable_port(key, entry.get("ports"))
 
     def edges(self, spec: Any, key: str, item: Any) -> Iterable[tuple[Address, tuple]]:
         for i, dep in enumerate(item.depends_on):
