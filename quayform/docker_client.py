@@ -65,6 +65,9 @@ def describe(exc: BaseException, endpoint: str | None = None) -> str:
     where = endpoint or endpoint_of_environment()
     if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionRefusedError,
                         ConnectionError)):
+        if "(engine " in where:  # one of the spec's engines section
+            return (f"cannot reach the Docker engine at {where}: is dockerd running there, and is its host "
+                    "right in the spec's engines section?")
         return (f"cannot reach the Docker engine at {where} (is dockerd running? "
                 "check DOCKER_HOST or /var/run/docker.sock; scripts/test-env starts one here)")
     if isinstance(exc, requests.exceptions.Timeout):
