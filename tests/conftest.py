@@ -62,7 +62,7 @@ SECOND_ENGINE_SCRIPT = __import__("pathlib").Path(__file__).resolve().parent.par
 @pytest.fixture(scope="session")
 def engine2(engine: docker.APIClient):
     """A second real engine beside the first (scripts/second-engine: its own socket, data root, exec root,
-    pidfile and bridge), with the busybox test images loaded. Started here when it is not running, and
+    pidfile and bridge), with the busybox and PostgreSQL test images loaded. Started here when it is not running, and
     stopped again at the end of the session then; a failure to start it fails the tests, never skips them."""
     import subprocess
 
@@ -74,7 +74,8 @@ def engine2(engine: docker.APIClient):
     api = docker.APIClient(base_url=ENGINE2_HOST, version="1.41")
     try:
         api.ping()
-        api.inspect_image(BUSYBOX)
+        for image in (BUSYBOX, POSTGRES):
+            api.inspect_image(image)
     except Exception as exc:  # noqa: BLE001 - the environment is not ready
         pytest.fail(f"the second engine at {ENGINE2_HOST} is not usable ({exc})", pytrace=False)
     yield api

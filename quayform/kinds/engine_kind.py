@@ -77,9 +77,9 @@ def check_engines(spec: Any, report: Any) -> None:
 
     for name, declared in spec.engines.items():
         for field in ("ca", "cert", "key") if declared.tls else ():
-            path = os.path.join(spec.base_dir, getattr(declared.tls, field))
-            if not os.path.isfile(path):
-                report(("engines", name, "tls", field), f"{getattr(declared.tls, field)}: no such file next to the spec")
+            given = getattr(declared.tls, field)
+            if not os.path.isfile(os.path.join(spec.base_dir, given)):
+                report(("engines", name, "tls", field), f"{given}: no such file next to the spec")
     known = {"default", *spec.engines}
     for section in ENGINE_SECTIONS:
         for key, item in getattr(spec, section).items():

@@ -18,7 +18,7 @@ import pytest
 from quayform.errors import EngineError
 from quayform.lock import lock_name
 from quayform.pipeline import Options, locked
-from tests.conftest import BUSYBOX, ENGINE2_HOST, SLEEPER, remove_stack
+from tests.conftest import BUSYBOX, ENGINE2_HOST, POSTGRES, SLEEPER, remove_stack
 from tests.integration.helpers import Stack, actions, changed_paths, converged
 
 pytestmark = pytest.mark.docker
@@ -245,3 +245,53 @@ containers:
     assert engine2.exec_inspect(run["Id"])["ExitCode"] == 0
     assert converged(s.plan())
     s.destroy()
+
+
+def test_a_postgres_server_on_the_second_engine_holds_its_databases_and_users(
+        split: Stack, engine: docker.APIClient, engine2: docker.APIClient) -> None:
+    """The server follows its container's engine: quayform reaches it with docker exec there, and a
+    container on the first engine gets its address as ${containers.pgsql.host}:${containers.pgsql.port}."""
+    from tests.ports import free_port
+
+    port = free_port()
+    s = split.write(f"""\
+secrets:
+  admin: {{env: PG_ADMIN}}
+  app_pw: {{env: APP_PW}}
+engines:
+  b: {{host: "{ENGINE2_HOST}", address: "10.212.0.1"}}
+containers:
+  pgsql:
+    engine: b
+    image: {POSTGRES}
+    env: {{POSTGRES_PASSWORD: "${{secrets.admin}}"}}
+    ports: ["10.212.0.1:{port}:5432"]
+    healthcheck: {{test: ["CMD", "pg_isready", "-U", "postgres"], interval: 500ms, retries: 60}}
+  app:
+    image: {BUSYBOX}
+    command: {SLEEPER}
+    env: {{DB: "${{containers.pgsql.host}}:${{containers.pgsql.port}}"}}
+    depends_on: [pgsql]
+postgres:
+  main: {{container: pgsql}}
+databases:
+  appdb: {{server: main, owner: app}}
+users:
+  app: {{server: main, password: "${{secrets.app_pw}}"}}
+""")
+    s.environ.update({"PG_ADMIN": "admin-pw-1", "APP_PW": "app-pw-1"})
+    first = s.apply()
+    assert {str(c.address): c.target.engine_name for c in first.changes} == {
+        "containers.pgsql": "b", "containers.app": "default", "users.app": "b", "databases.appdb": "b"}
+    assert converged(s.plan())
+    run = engine2.exec_create(f"{s.name}-pgsql", ["psql", "-U", "postgres", "-tAc",
+                                                  "SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database "
+                                                  "WHERE datname = 'appdb'"], user="postgres")
+    assert engine2.exec_start(run["Id"]).decode().strip() == "appdb:app"
+    assert f"DB=10.212.0.1:{port}" in engine.inspect_container(f"{s.name}-app")["Config"]["Env"]
+    s.environ["APP_PW"] = "app-pw-2"  # a password change is found on the server on engine b
+    assert actions(s.plan()) == {"users.app": "~"}
+    s.apply()
+    assert converged(s.plan())
+    s.destroy(remove_volumes=True)
+    assert names(engine2, s.name)["containers"] == []

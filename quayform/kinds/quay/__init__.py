@@ -68,8 +68,8 @@ def quay_target(spec: Any, key: str, name_of: Any) -> QuayTarget:
     container = name_of(Address("containers", quay.container)) if quay.container else ""
     url = quay.url.rstrip("/") if quay.url else _published_url(spec, quay.container, quay.port)
     return QuayTarget(key, spec.stack, container, quay.admin.username, quay.admin.email, quay.admin.password, url,
-                      quay.port, _engine_of(spec, quay.container), quay.admin.bootstrap, tuple(sorted(organizations.values())),
-                      repositories, _declared(spec, organizations))
+                      quay.port, _engine_of(spec, quay.container), quay.admin.bootstrap,
+                      tuple(sorted(organizations.values())), repositories, _declared(spec, organizations))
 
 
 def _declared(spec: Any, organizations: Mapping[str, str]) -> tuple[str, ...]:
