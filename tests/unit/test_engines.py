@@ -245,3 +245,26 @@ def test_an_unreachable_engine_is_named_once_with_what_lives_on_it_left_out() ->
 def test_one_unreachable_engine_is_one_line() -> None:
     assert _unreachable({B: "listing volumes: cannot reach x (engine b)"}) == (
         "listing volumes: cannot reach x (engine b) (nothing was changed on any engine)")
+
+
+@pytest.mark.parametrize("host, url", [("unix:///run/b.sock", "http://127.0.0.1:18080"),
+                                       ("tcp://10.0.0.7:2376", None)])
+def test_a_quay_instance_follows_its_container_and_is_reached_through_a_remote_engine(
+        tmp_path: Path, host: str, url: str | None) -> None:
+    from quayform.kinds.quay import quay_target
+    from quayform.pipeline import context
+
+    spec = spec_from(tmp_path, f"""version: 1
+stack: s
+secrets:
+  admin: {{env: QS_ADMIN}}
+engines:
+  b: {{host: "{host}"}}
+containers:
+  quay: {{image: quay, engine: b, ports: ["127.0.0.1:18080:8080"]}}
+quay:
+  main: {{container: quay, admin: {{username: quayadmin, password: "${{secrets.admin}}"}}}}
+""")
+    target = quay_target(spec, "main", context(spec).name_of)
+    assert target.engine_name == "b" and target.engine.host == host
+    assert target.url == url  # 127.0.0.1 is this machine: on another host, Quay is reached through its engine

@@ -49,8 +49,12 @@ def instance_key(spec: Any, organization_key: str) -> str:
 
 
 def _published_url(spec: Any, container_key: str, port: int) -> str | None:
-    """http://127.0.0.1:HOST when the container publishes Quay's port there on a fixed host port."""
+    """http://127.0.0.1:HOST when the container publishes Quay's port there on a fixed host port, on an
+    engine of this machine (a unix socket); on a remote engine Quay is reached through that engine."""
     container = spec.containers.get(container_key)
+    host = _engine_of(spec, container_key).host
+    if host is not None and not host.startswith("unix://"):
+        return None
     for binding in container.port_bindings if container is not None else []:
         binding: PortBinding
         if binding.container_port == port and binding.protocol == "tcp" and binding.host_port and \
