@@ -64,13 +64,14 @@ def operations_graph(plan: Plan, kinds: Mapping[str, Any] | None = None) -> nx.D
 def _order_by_kind_rules(ops: nx.DiGraph, kinds: Mapping[str, Any], creates: dict[Address, Operation],
                          deletes: dict[Address, Operation]) -> None:
     """What each kind declares: an object is deleted before what it uses; some deletes go before creates."""
-    by_name = {(op.address.kind, op.change.name): op for op in deletes.values()}
+    # names are per target (two engines may each have a `web`): what an object uses is on its own target
+    by_name = {(op.address.kind, op.change.name, op.change.live_target): op for op in deletes.values()}
     for op in deletes.values():
         kind = kinds.get(op.address.kind)
         if kind is None:
             continue
         for used in kind.uses(op.change.before or {}, op.change.live_target):
-            other = by_name.get(used)
+            other = by_name.get((*used, op.change.live_target))
             if other is not None and other is not op:
                 _add_edge_if_acyclic(ops, op, other)
         if kind.rules.deletes_before_creates:

@@ -76,6 +76,15 @@ def attribute_changes(desired: Mapping[str, Any], live: Mapping[str, Any], repla
     return tuple(changes)
 
 
+def moved(target: Hashable, live_target: Hashable) -> tuple[AttributeChange, ...]:
+    """An object found on another engine than the spec puts it on: a new one is made there (Docker
+    cannot move objects between engines), so the move forces replacement."""
+    before, after = getattr(live_target, "engine_name", None), getattr(target, "engine_name", None)
+    if before is None or after is None or before == after:
+        return ()
+    return (AttributeChange("engine", before, after, True),)
+
+
 def choose_action(live_exists: bool, attributes: tuple[AttributeChange, ...], replace_requested: bool) -> Action:
     """Absent -> create; replace asked or a replace-forcing attribute changed -> replace; equal -> no-op; else update.
 
@@ -115,7 +124,7 @@ def diff_resource(address: Address, desired: Desired, live: LiveObject | None, p
     live_form = judged(live, desired, policy)
     ignored = policy.ignored | frozenset(desired.lifecycle.ignore_changes)
     attributes = attribute_changes(desired.form, live_form, policy.replace_on, policy.mappings, ignored,
-                                   desired.partial, policy.held)
+                                   desired.partial, policy.held) + moved(desired.target, live.target)
     forced = replace_requested or live.replace_reason is not None
     action = choose_action(True, attributes, forced)
     held = [a.path for a in attributes if a.held]

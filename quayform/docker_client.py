@@ -28,13 +28,31 @@ def endpoint_of_environment() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
-def connect(timeout: int = 120) -> docker.APIClient:
-    """An API client for DOCKER_HOST (or the local socket); no request is made yet."""
-    kwargs = docker.utils.kwargs_from_env()
+SSH_MISSING = ("{where}: ssh:// engines need the paramiko package (the Docker SDK's SSH support), which is not "
+               "installed here; install it with `pip install 'quayform[ssh]'` (or `pip install paramiko`), or reach "
+               "the engine over tcp:// with TLS")
+
+
+def connect(timeout: int = 120, host: str | None = None, tls: tuple[str, str, str] | None = None,
+            name: str = "default") -> docker.APIClient:
+    """An API client for `host` (None: DOCKER_HOST or the local socket); no request is made yet."""
+    where = f"engine {name} ({host or endpoint_of_environment()})"
+    if host is None:
+        kwargs = docker.utils.kwargs_from_env()
+    else:
+        kwargs = {"base_url": host}
+        if tls is not None:
+            ca, cert, key = tls
+            kwargs["tls"] = docker.tls.TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
+    if (kwargs.get("base_url") or "").startswith("ssh://"):
+        try:
+            import paramiko  # noqa: F401  (the SDK imports it itself; asked here to say what is missing)
+        except ImportError:
+            raise EngineError(SSH_MISSING.format(where=where)) from None
     try:
         return docker.APIClient(version=API_VERSION, timeout=timeout, max_pool_size=32, **kwargs)
     except docker.errors.DockerException as exc:
-        raise EngineError(f"cannot set up the Docker client for {endpoint_of_environment()}: {exc}") from None
+        raise EngineError(f"cannot set up the Docker client for {where}: {exc}") from None
 
 
 def describe(exc: BaseException, endpoint: str | None = None) -> str:
@@ -47,6 +65,9 @@ def describe(exc: BaseException, endpoint: str | None = None) -> str:
     where = endpoint or endpoint_of_environment()
     if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionRefusedError,
                         ConnectionError)):
+        if "(engine " in where:  # one of the spec's engines section
+            return (f"cannot reach the Docker engine at {where}: is dockerd running there, and is its host "
+                    "right in the spec's engines section?")
         return (f"cannot reach the Docker engine at {where} (is dockerd running? "
                 "check DOCKER_HOST or /var/run/docker.sock; scripts/test-env starts one here)")
     if isinstance(exc, requests.exceptions.Timeout):
@@ -87,14 +108,23 @@ class DockerEngine:
         self.stopping = stopping  # set when the run is interrupted: waits end then
 
     @classmethod
-    def connect(cls, name: str = "default", stopping: threading.Event | None = None) -> "DockerEngine":
-        return cls(connect(), name, stopping=stopping)
+    def connect(cls, name: str = "default", stopping: threading.Event | None = None, host: str | None = None,
+                tls: tuple[str, str, str] | None = None) -> "DockerEngine":
+        return cls(connect(host=host, tls=tls, name=name), name, host, stopping=stopping)
 
     def pause(self, seconds: float, what: str) -> None:
         pause(self.stopping, seconds, what)
 
+    @property
+    def where(self) -> str:
+        """The endpoint, and the engine's name when it is not the default one."""
+        return self.endpoint if self.name == "default" else f"{self.endpoint} (engine {self.name})"
+
+    def __str__(self) -> str:
+        return f"engine {self.name}"
+
     def describe(self, exc: BaseException) -> str:
-        return describe(exc, self.endpoint)
+        return describe(exc, self.where)
 
     def update_resources(self, container: str, body: dict) -> None:
         """`docker update` with the engine's own field names (NanoCpus, PidsLimit, ...): docker-py's
@@ -146,4 +176,4 @@ class DockerEngine:
 
     def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
         """`with engine.errors("creating volume x"):` turns engine failures into EngineError."""
-        return engine_errors(action, self.endpoint)
+        return engine_errors(action, self.where)

@@ -1,4 +1,5 @@
-"""One apply at a time per stack, with the lock held on the engine itself.
+"""One apply at a time per stack, with the lock held on the engine itself (on each engine, in a fixed order,
+when the stack spans several).
 
 The lock is a container named `quayform-lock-<stack>` (created, never started, from a
 tiny local image quayform imports once). Creating a container with a fixed name is
@@ -141,6 +142,33 @@ class StackLock:
                 self.engine.api.remove_container(self.container_id, force=True)
             except self.engine.Failure:
                 pass
+
+
+class EngineLocks:
+    """The stack's lock on every engine the spec touches, taken one by one in a fixed order (by where each
+    engine is, `order_key`), so two operators whose specs share engines always queue on the first shared
+    lock and never hold one each while waiting for the other's. Released in reverse order on every exit,
+    including when taking a later one fails (its engine is down, its lock is held)."""
+
+    def __init__(self, engines: list[tuple[Any, Any]], stack: str, operation: str, timeout: float = 0.0,
+                 warn: Callable[[str], None] = lambda message: None):
+        ordered = sorted(engines, key=lambda pair: pair[0])  # (order_key, engine connection)
+        self.locks = [StackLock(engine, stack, operation, timeout, warn) for _, engine in ordered]
+        self.held: list[StackLock] = []
+
+    def __enter__(self) -> "EngineLocks":
+        try:
+            for lock in self.locks:
+                lock.__enter__()
+                self.held.append(lock)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        while self.held:
+            self.held.pop().__exit__()
 
 
 def force_unlock(engine: Any, stack: str) -> Holder | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterable
 
 from quayform.changes import LiveObject
-from quayform.errors import TargetUnavailable
+from quayform.errors import EngineError, TargetUnavailable
 
 READ_THREADS = 8
 
@@ -43,18 +43,43 @@ def observe_stack(kinds: Iterable[Any], spec: Any, ctx: Any, connections: Any, d
         fact_reads = {kind.section: pool.submit(_facts, kind, connections, spec, ctx) for kind in kinds if facts}
         live_reads = [(kind, target, pool.submit(_read, kind, connections, target, spec.stack, detail))
                       for kind, target in reads]
+        failed: dict[Hashable, str] = {}  # target -> why it could not be read: the plan stops, naming each
         for kind, target, future in live_reads:
             try:
                 raws = future.result()
             except TargetUnavailable as exc:
                 state.unavailable[(kind.section, target)] = exc
                 continue
+            except EngineError as exc:
+                failed.setdefault(target, str(exc))
+                continue
             for raw in raws:
                 live = kind.normalise(raw, spec.stack, target)
                 if live is not None:
                     state.objects.append(live)
-        state.facts = {section: future.result() for section, future in fact_reads.items()}
+        state.facts = {}
+        for section, future in fact_reads.items():
+            try:
+                state.facts[section] = future.result()
+            except EngineError as exc:
+                failed.setdefault(section, str(exc))
+    if failed:
+        raise EngineError(_unreachable(failed))
     return state
+
+
+def _unreachable(failed: dict[Hashable, str]) -> str:
+    """One message naming each engine (or other target) that failed, once: what lives on an engine that
+    cannot be reached fails with it, and is not listed again. Nothing has been changed anywhere."""
+    by_engine: dict[Hashable, str] = {}
+    for target, why in failed.items():
+        engine = getattr(target, "engine", None)
+        if engine is not None and (engine not in by_engine or target == engine):
+            by_engine[engine] = why if str(target) in why or target != engine else f"{target}: {why}"
+    lines = sorted(set(by_engine.values())) or sorted(set(failed.values()))
+    if len(lines) == 1:
+        return f"{lines[0]} (nothing was changed on any engine)"
+    return "\n  ".join(["cannot read the live state, so nothing was changed on any engine:", *lines])
 
 
 def _read(kind: Any, connections: Any, target: Hashable, stack: str, detail: bool) -> list[Any]:

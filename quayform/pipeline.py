@@ -23,7 +23,7 @@ from quayform.kinds.base import Ctx
 from quayform.plan import Plan, build_destroy_plan, build_plan, check_prevent_destroy, select_targets
 from quayform.sensitive import Masker
 from quayform.spec import Spec, load_spec
-from quayform.targets import DEFAULT_ENGINE, Connections
+from quayform.targets import Connections, engine_targets
 
 if TYPE_CHECKING:
     from quayform.apply import EventSink
@@ -173,8 +173,13 @@ def make_plan(options: Options) -> Plan:
     plan.live_forms = {c.address: c.before for c in changes if c.before is not None}
     plan.live_forms.update({a: o.form for a, o in matched.items() if a not in plan.live_forms})
     plan = select_targets(plan, targets)
+    plan.engine_names = _engine_names(spec)
     check_prevent_destroy(plan, {a: d.lifecycle.prevent_destroy for a, d in desired.items()})
     return plan
+
+
+def _engine_names(spec: Spec) -> list[str]:
+    return [target.name for target in engine_targets(spec)]
 
 
 def _stack_objects(spec: Spec, detail: bool, connections: Connections | None = None,
@@ -200,6 +205,7 @@ def make_destroy_plan(options: Options) -> Plan:
     plan = build_destroy_plan(spec.stack, objects, graph, options.release)
     plan.notes = unread
     plan = select_targets(plan, _addresses(options.target, "--target", graph, spec))
+    plan.engine_names = _engine_names(spec)
     declared = {Address(k.section, key): item.lifecycle.prevent_destroy for k in REGISTRY
                 for key, item in k.items(spec).items()}
     check_prevent_destroy(plan, declared)
@@ -231,20 +237,29 @@ def stack_of(options: Options) -> str:
     return load_spec(options.spec_path, options.variables, options.environ, read_secrets=False).stack
 
 
+def _spec_of(options: Options) -> Spec:
+    return load_spec(options.spec_path, options.variables, options.environ, read_secrets=False)
+
+
 @contextmanager
 def locked(options: Options, operation: str, warn: Callable[[str], None]) -> Iterator[None]:
-    """Hold the stack's engine-side lock for the whole command (plan, confirm, apply)."""
-    from quayform.lock import StackLock
+    """Hold the stack's engine-side lock on every engine of the spec for the whole command (plan, confirm,
+    apply), taken in a fixed order and all released however the command ends."""
+    from quayform.lock import EngineLocks
 
-    stack = stack_of(options)
-    with StackLock(Connections().get(DEFAULT_ENGINE), stack, operation, options.lock_timeout, warn):
+    spec, connections = _spec_of(options), Connections()
+    places = [(target.sort_key, connections.get(target)) for target in engine_targets(spec)]
+    with EngineLocks(places, spec.stack, operation, options.lock_timeout, warn):
         yield
 
 
 def force_unlock(options: Options) -> Any:
+    """Remove the stack's lock on every engine of the spec; returns who held the first one found."""
     from quayform.lock import force_unlock as remove_lock
 
-    return remove_lock(Connections().get(DEFAULT_ENGINE), stack_of(options))
+    spec, connections = _spec_of(options), Connections()
+    holders = [remove_lock(connections.get(target), spec.stack) for target in engine_targets(spec)]
+    return next((h for h in holders if h is not None), None)
 
 
 def save_plan_file(path: str, plan: Plan, document: dict[str, Any], options: Options) -> None:

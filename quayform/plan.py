@@ -34,6 +34,7 @@ class Plan:
     release: frozenset[str] = frozenset()  # destroy flags given: what destroy may delete after all
     targets: list[Address] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be read, and so is left as it is (destroy)
+    engine_names: list[str] = field(default_factory=list)  # every engine the spec knows (shown when more than one)
     # The compared forms behind the plan (not shown): saved plans digest them to detect staleness.
     desired_forms: dict[Address, dict[str, Any]] = field(default_factory=dict, repr=False)
     live_forms: dict[Address, dict[str, Any]] = field(default_factory=dict, repr=False)

@@ -50,6 +50,7 @@ def change_json(change: Change) -> dict[str, Any]:
         "kind": change.address.kind,
         "type": kind.noun if kind is not None else change.address.kind,
         "name": change.name,
+        "engine": getattr(change.target if change.target is not None else change.live_target, "engine_name", None),
         "action": ACTION_NAMES[change.action],
         "actions": ACTION_STEPS[change.action],
         "reason": str(change.reason) if change.reason is not None else None,
@@ -81,6 +82,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "differs": plan.differs,
         "outputs": {k: redact(v) for k, v in plan.outputs.items()},
         "notes": list(plan.notes),
+        "engine_names": list(plan.engine_names),
     }
 
 

@@ -86,10 +86,12 @@ def render_plan(document: dict[str, Any], out: Printer) -> None:
     if changes:
         out.line("quayform will perform the following actions:")
         out.line()
+    several = len(document.get("engine_names") or []) > 1
     for change in changes:
         action = change["action"]
         style = _STYLES[action]
-        out.parts(("  # ", None), (change["address"], "bold"), (f" {_VERBS[action]}", None),
+        where = f" (engine {change['engine']})" if several and change.get("engine") else ""
+        out.parts(("  # ", None), (change["address"], "bold"), (where, None), (f" {_VERBS[action]}", None),
                   (f" ({change['reason']})" if change["reason"] else "", "dim"))
         out.parts((f"{_symbol(change):>3} ", style), (f"{change['type']} {json.dumps(change['name'])} {{", None))
         if action == "create":

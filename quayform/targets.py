@@ -11,6 +11,7 @@ Pure at import time: the clients are imported inside `open`.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
@@ -18,20 +19,62 @@ from typing import Any, Callable, Hashable
 
 @dataclass(frozen=True)
 class EngineTarget:
-    """A Docker engine; "default" is DOCKER_HOST or the local socket."""
+    """A Docker engine: "default" is DOCKER_HOST or the local socket unless the spec's `engines`
+    section names it; any other name is an entry of that section (`host`, and `tls` files as
+    absolute paths: ca, cert, key)."""
 
     name: str = "default"
+    host: str | None = None  # None: DOCKER_HOST, as the docker CLI reads it
+    tls: tuple[str, str, str] | None = None
 
     def open(self, connections: "Connections") -> Any:
         from quayform.docker_client import DockerEngine
 
-        return DockerEngine.connect(self.name, connections.stopping)
+        return DockerEngine.connect(self.name, connections.stopping, self.host, self.tls)
+
+    @property
+    def engine_name(self) -> str:
+        return self.name
+
+    @property
+    def engine(self) -> "EngineTarget":
+        """Itself: every target has the engine it is reached through."""
+        return self
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        """The order locks are taken in: by where the engine is, so that two specs naming one engine
+        differently still agree; then by name."""
+        return (self.host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock", self.name)
 
     def __str__(self) -> str:
         return f"engine {self.name}"
 
 
 DEFAULT_ENGINE = EngineTarget()
+
+
+def engine_target(spec: Any, name: str) -> EngineTarget:
+    """The target of the spec's engine `name` (the default one unless the spec declares it)."""
+    declared = getattr(spec, "engines", {}).get(name)
+    if declared is None:
+        return EngineTarget(name)
+    tls = None
+    if declared.tls is not None:
+        base = getattr(spec, "base_dir", ".")
+        tls = tuple(os.path.abspath(os.path.join(base, p)) for p in (declared.tls.ca, declared.tls.cert,
+                                                                      declared.tls.key))
+    return EngineTarget(name, declared.host, tls)
+
+
+def engine_targets(spec: Any) -> list[EngineTarget]:
+    """Every engine the spec knows, by name: each declared one, and the default one unless the spec
+    declares others and puts nothing on it (then DOCKER_HOST need not be reachable at all)."""
+    declared = set(getattr(spec, "engines", {}))
+    used = {item.engine for section in ("networks", "volumes", "containers") for item in
+            getattr(spec, section, {}).values()}
+    names = declared | ({"default"} if not declared or "default" in used else set())
+    return [engine_target(spec, name) for name in sorted(names)]
 
 
 @dataclass(frozen=True)
@@ -47,6 +90,10 @@ class PgTarget:
     databases: tuple[str, ...] = ()  # the spec's databases on it, whose insides the catalog read covers
 
     serial = True  # one change at a time per server: concurrent DROPs and GRANTs trip over each other
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
 
     def open(self, connections: "Connections") -> Any:
         from quayform.pg_client import PgSession
@@ -78,6 +125,10 @@ class QuayTarget:
     #                                 "notifications:ORG/REPO"
 
     serial = True  # one change at a time: quayform's ownership ledger is written after each
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
 
     @property
     def host_header(self) -> str:

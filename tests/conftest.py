@@ -66,3 +66,35 @@ def stack(engine: docker.APIClient):
     name = f"qft-{uuid.uuid4().hex[:10]}"
     yield name
     remove_stack(engine, name)
+
+
+ENGINE2_HOST = "unix:///run/quayform-engine2.sock"
+SECOND_ENGINE_SCRIPT = __import__("pathlib").Path(__file__).resolve().parent.parent / "scripts" / "second-engine"
+
+
+@pytest.fixture(scope="session")
+def engine2(engine: docker.APIClient):
+    """A second real engine beside the first (scripts/second-engine: its own socket, data root, exec root,
+    pidfile and bridge), with the busybox and PostgreSQL test images loaded. Started here when it is not running, and
+    stopped again at the end of the session then; a failure to start it fails the tests, never skips them."""
+    import subprocess
+
+    running = subprocess.run([str(SECOND_ENGINE_SCRIPT), "status"], capture_output=True).returncode == 0
+    started = subprocess.run([str(SECOND_ENGINE_SCRIPT), "start"], capture_output=True, text=True, timeout=180)
+    if started.returncode != 0:
+        pytest.fail(f"the second engine did not start: {started.stderr.strip() or started.stdout.strip()}",
+                    pytrace=False)
+    api = docker.APIClient(base_url=ENGINE2_HOST, version="1.41")
+    try:
+        api.ping()
+        for image in (BUSYBOX, POSTGRES):
+            api.inspect_image(image)
+    except Exception as exc:  # noqa: BLE001 - the environment is not ready
+        pytest.fail(f"the second engine at {ENGINE2_HOST} is not usable ({exc})", pytrace=False)
+    yield api
+    if not running:
+        subprocess.run([str(SECOND_ENGINE_SCRIPT), "stop"], capture_output=True, timeout=120)
+    try:
+        engine.ping()  # the first engine must be untouched by all this
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"the first engine stopped answering after the second one ran: {exc}", pytrace=False)

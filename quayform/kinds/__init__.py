@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from quayform.address import Address
 from quayform.kinds import container, network, volume
+from quayform.kinds.engine_kind import check_engines
 from quayform.kinds.base import Kind
 from quayform.kinds.postgres import check_servers, database, schema, user
 from quayform.kinds.quay import (application, check_instances, default_permission, instance_edges, mirror,
@@ -79,6 +80,7 @@ class TargetSection:
 
 
 TARGET_SECTIONS = {
+    "engines": TargetSection(check_engines),
     "postgres": TargetSection(check_servers),
     "quay": TargetSection(check_instances, references=True,
                           secret_allowed=lambda path: path[:2] == ("admin", "password"), edges=instance_edges),

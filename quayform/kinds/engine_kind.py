@@ -14,7 +14,7 @@ from quayform.address import Address
 from quayform.changes import Lifecycle, LiveObject
 from quayform.errors import EngineError, PlanError
 from quayform.kinds.base import Ctx, Kind
-from quayform.targets import DEFAULT_ENGINE, EngineTarget
+from quayform.targets import EngineTarget, engine_target, engine_targets
 
 
 def lifecycle_of(item: Any) -> Lifecycle:
@@ -57,10 +57,10 @@ class EngineKind(Kind):
     """A kind whose objects are Docker objects on an engine (networks, volumes, containers)."""
 
     def engine_of(self, spec: Any, key: str) -> EngineTarget:
-        return DEFAULT_ENGINE
+        return engine_target(spec, self.item(spec, key).engine)
 
     def targets(self, spec: Any, ctx: Ctx) -> Iterable[Hashable]:
-        return [DEFAULT_ENGINE]
+        return engine_targets(spec)
 
     def name_scope(self, spec: Any, key: str) -> Hashable:
         return self.engine_of(spec, key)
@@ -115,3 +115,79 @@ def forget_import(engine: Any, marker: str | None) -> None:
         return
     except engine.Failure as exc:
         raise EngineError(f"removing import marker {marker}: {engine.describe(exc)}") from None
+
+
+# -- the engines section: what lives where ------------------------------------------------------
+
+ENGINE_SECTIONS = ("networks", "volumes", "containers")
+
+
+def check_engines(spec: Any, report: Any) -> None:
+    """Each object's engine exists; a container's networks, volumes and shared network are on its
+    engine; TLS files are there; no reference crosses engines (Docker DNS stays on one engine)."""
+    import os
+
+    for name, declared in spec.engines.items():
+        for field in ("ca", "cert", "key") if declared.tls else ():
+            given = getattr(declared.tls, field)
+            if not os.path.isfile(os.path.join(spec.base_dir, given)):
+                report(("engines", name, "tls", field), f"{given}: no such file next to the spec")
+    known = {"default", *spec.engines}
+    for section in ENGINE_SECTIONS:
+        for key, item in getattr(spec, section).items():
+            if item.engine not in known:
+                report((section, key, "engine"), f"engine {item.engine!r} is not in the engines section (one of "
+                                                 f"{', '.join(sorted(known))})")
+    for key, container in spec.containers.items():
+        _same_engine(spec, key, container, report)
+    _cross_engine_references(spec, report)
+
+
+def _same_engine(spec: Any, key: str, container: Any, report: Any) -> None:
+    here = container.engine
+    uses = [(("networks", net if isinstance(container.networks, dict) else i), "networks", net)
+            for i, net in enumerate(container.networks)]
+    uses += [(("volumes", i), "volumes", m.source) for i, m in enumerate(container.volumes) if m.kind == "volume"]
+    if (container.network_mode or "").startswith("container:"):
+        uses.append((("network_mode",), "containers", container.network_mode.partition(":")[2]))
+    for path, section, other in uses:
+        item = getattr(spec, section).get(other)
+        if item is not None and item.engine != here:
+            report(("containers", key, *path), f"{section}.{other} is on engine {item.engine}, but containers.{key} "
+                                               f"runs on engine {here}: a container can only use what its own engine "
+                                               f"has (set engine: {here} on {section}.{other}, or move the container)")
+
+
+def _cross_engine_references(spec: Any, report: Any) -> None:
+    for dependency, dependent in spec.ref_edges:
+        (dep_section, _, dep_key), (own_section, _, own_key) = dependency.partition("."), dependent.partition(".")
+        if dep_section not in ENGINE_SECTIONS or own_section not in ENGINE_SECTIONS:
+            continue
+        dep, own = getattr(spec, dep_section).get(dep_key), getattr(spec, own_section).get(own_key)
+        if dep is None or own is None or dep.engine == own.engine:
+            continue
+        if spec.ref_attrs(dependency, dependent) <= REACHABLE_ATTRS:
+            continue  # ${containers.db.host}:${containers.db.port}: reached through the engine's host
+        hint = (f"use ${{{dependency}.host}}:${{{dependency}.port}} (its engine's address and its published port)"
+                if dep_section == "containers" else "it cannot be reached from there")
+        report(spec.ref_path(dependency, dependent),
+               f"it refers to {dependency}, which is on engine {dep.engine}, while {dependent} is on engine "
+               f"{own.engine}: a container name resolves over Docker DNS only on its own engine's networks; {hint}")
+
+
+REACHABLE_ATTRS = frozenset({"host", "port"})
+
+
+def engine_address(raw_engines: Any, engine: str) -> str:
+    """Where containers on other engines reach what `engine` publishes: its `address`, or the host of a
+    tcp:// or ssh:// address. LookupError when the spec does not say (a unix socket has no host)."""
+    declared = raw_engines.get(engine) if isinstance(raw_engines, dict) else None
+    declared = declared if isinstance(declared, dict) else {}
+    if isinstance(declared.get("address"), str):
+        return declared["address"]
+    host = str(declared.get("host") or "")
+    scheme, _, rest = host.partition("://")
+    if scheme in ("tcp", "ssh") and rest:
+        return rest.rstrip("/").rpartition("@")[2].rpartition(":")[0] or rest.rstrip("/").rpartition("@")[2]
+    raise LookupError(f"engine {engine} has no address that containers on other engines reach it at: set "
+                      f"engines.{engine}.address (the host's name or IP address)")

@@ -107,14 +107,15 @@ class NetworkKind(SharedObjectKind):
 
     def implied(self, spec: Any) -> None:
         """compose's default network: declared (unless the spec has its own) and joined by every container
-        that names no network, when there is one."""
-        waiting = [key for key, container in spec.containers.items() if needs_default(container)]
-        if not waiting:
-            return
-        if DEFAULT not in spec.networks:
-            spec.networks[DEFAULT] = Network()
-        for key in waiting:
-            spec.containers[key] = spec.containers[key].model_copy(update={"networks": [DEFAULT]})
+        that names no network, when there is one; a container on another engine E joins `default-E` there."""
+        for key, container in list(spec.containers.items()):
+            if not needs_default(container):
+                continue
+            engine = getattr(container, "engine", "default")
+            network = DEFAULT if engine == "default" else f"{DEFAULT}-{engine}"  # one per engine: DNS stays on one
+            if network not in spec.networks:
+                spec.networks[network] = Network(engine=engine)
+            spec.containers[key] = container.model_copy(update={"networks": [network]})
 
     def desired(self, spec: Any, key: str, ctx: Ctx) -> Desired:
         network = spec.networks[key]

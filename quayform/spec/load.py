@@ -275,10 +275,12 @@ def _build(raw: dict, loaded: LoadedYaml, path: str, base_dir: str, overrides: M
     spec._base_dir = base_dir
     for kind in REGISTRY:  # what the spec implies without writing it (compose's default network)
         kind.implied(spec)
+    spec._ref_edges = tuple(sorted(resolver.edges))  # before the checks too: they look at what crosses engines
+    spec._ref_paths = dict(resolver.edge_paths)
+    spec._ref_attrs = {edge: frozenset(attrs) for edge, attrs in resolver.edge_attrs.items()}
     problems += check_spec(spec, loaded, path)
     if problems:
         raise SpecError(problems)
-    spec._ref_edges = tuple(sorted(resolver.edges))
     spec._lines = loaded.lines
     spec._secret_values = tuple(secrets.values())
     return spec

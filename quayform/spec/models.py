@@ -8,6 +8,7 @@ outputs may hold them.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BeforeValidator, Discriminator, Field, Tag, PrivateAttr, WithJsonSchema, field_validator,
@@ -160,8 +161,41 @@ class Logging(Model):
     options: dict[str, Text] = Field(default_factory=dict)
 
 
+class EngineTls(Model):
+    """Client certificates for a tcp:// engine, in files relative to the spec (Docker's --tlsverify set)."""
+
+    ca: str = Field(min_length=1)
+    cert: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class Engine(Model):
+    """A Docker engine the stack's containers, volumes and networks may live on."""
+
+    host: str
+    tls: EngineTls | None = None
+    # The host name or IP address at which containers on the other engines reach the ports this engine
+    # publishes: what ${containers.KEY.host} gives (default: the host of a tcp:// or ssh:// address).
+    address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
+
+    @field_validator("host")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(r"unix:///\S+|tcp://[^/\s:]+:[0-9]+/?|ssh://([^@/\s]+@)?[^@/\s:]+(:[0-9]+)?/?", value):
+            raise ValueError(f"{value!r} is not an engine address: give unix:///path/to/docker.sock, "
+                             "tcp://host:port (with tls: for client certificates) or ssh://user@host")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_over_tcp(self) -> "Engine":
+        if self.tls is not None and not self.host.startswith("tcp://"):
+            raise ValueError("tls: client certificates are for tcp:// engines only")
+        return self
+
+
 class Container(Model):
     image: Text = Field(min_length=1)
+    engine: Key = "default"  # a key of the engines section
     name: DockerName | None = None
     command: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
     entrypoint: Annotated[list[str] | None, BeforeValidator(values.parse_command)] = None
@@ -288,6 +322,7 @@ def _only_named(model: Model, noun: str) -> None:
 
 class Volume(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    engine: Key = "default"
     name: DockerName | None = None
     external: bool = False  # made elsewhere: referenced by its name (the key, without one), never created or removed
     driver: str = "local"
@@ -342,6 +377,7 @@ class Ipam(Model):
 
 class Network(Model):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    engine: Key = "default"
     name: DockerName | None = None
     external: bool = False  # made elsewhere: referenced by its name (the key, without one), never created or removed
     driver: str = "bridge"
@@ -469,6 +505,7 @@ class Spec(Model):
     stack: str = Field(pattern=STACK_PATTERN, max_length=48)
     variables: dict[Key, Scalar] = Field(default_factory=dict)
     secrets: dict[Key, SecretSource] = Field(default_factory=dict)
+    engines: dict[Key, Engine] = Field(default_factory=dict)
     networks: dict[Key, Network] = Field(default_factory=dict)
     volumes: dict[Key, Volume] = Field(default_factory=dict)
     containers: dict[Key, Container] = Field(default_factory=dict)
@@ -490,6 +527,8 @@ class Spec(Model):
     _path: str = PrivateAttr(default="quayform.yaml")
     _base_dir: str = PrivateAttr(default=".")
     _ref_edges: tuple[tuple[str, str], ...] = PrivateAttr(default=())
+    _ref_paths: dict = PrivateAttr(default_factory=dict)
+    _ref_attrs: dict = PrivateAttr(default_factory=dict)
     _lines: dict = PrivateAttr(default_factory=dict)
     _secret_values: tuple = PrivateAttr(default=())
 
@@ -505,6 +544,14 @@ class Spec(Model):
     def ref_edges(self) -> tuple[tuple[str, str], ...]:
         """(dependency address, dependent address) pairs found in ${...} references."""
         return self._ref_edges
+
+    def ref_path(self, dependency: str, dependent: str) -> tuple:
+        """The spec key path where `dependent` first refers to `dependency` (for error messages)."""
+        return self._ref_paths.get((dependency, dependent)) or tuple(dependent.split(".", 1))
+
+    def ref_attrs(self, dependency: str, dependent: str) -> frozenset[str]:
+        """The attributes `dependent` uses of `dependency` (`name`, `host`, ...)."""
+        return self._ref_attrs.get((dependency, dependent), frozenset({"name"}))
 
     @property
     def secret_values(self) -> tuple[Sensitive, ...]:

@@ -40,6 +40,8 @@ class Resolver:
     secrets: Mapping[str, Sensitive]
     problems: list[SpecProblem] = field(default_factory=list)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    edge_paths: dict[tuple[str, str], Path] = field(default_factory=dict)  # where each edge was first written
+    edge_attrs: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # the attributes each edge uses
     _resolving: set[str] = field(default_factory=set)
 
     def problem(self, path: Path, message: str, line: int | None = None, file: str | None = None) -> None:
@@ -87,6 +89,8 @@ class Resolver:
             result = self.lookup(ref)
             if owner and ref.section in REGISTRY and f"{ref.section}.{ref.key}" != owner:
                 self.edges.add((f"{ref.section}.{ref.key}", owner))
+                self.edge_paths.setdefault((f"{ref.section}.{ref.key}", owner), tuple(path))
+                self.edge_attrs.setdefault((f"{ref.section}.{ref.key}", owner), set()).add(ref.attr or "name")
             return result
 
         try:

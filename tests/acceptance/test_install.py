@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=600)
+    # Without PYTHONPATH: a checkout on it (with its quayform.egg-info) makes pip think quayform is
+    # already installed, and skip installing the wheel.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return result
 

@@ -42,7 +42,7 @@ POSTGRES_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/
 def desired_container(key: str, container, spec, image: ImageInfo | None) -> Desired:
     """The container kind's desired side, given what the engine says of its image (None: not there)."""
     ctx = context(spec)
-    ctx.facts = {"containers": {container.image: image}}
+    ctx.facts = {"containers": {(container.engine, container.image): image}}
     return CONTAINERS.desired(spec, key, ctx)
 
 

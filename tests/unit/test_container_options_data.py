@@ -43,7 +43,7 @@ def load(tmp_path: Path, body: str, files: dict[str, str] | None = None, environ
 
 def desired(spec, key: str = "c", image: ImageInfo | None = IMAGE):
     ctx = context(spec)
-    ctx.facts = {"containers": {spec.containers[key].image: image}}
+    ctx.facts = {"containers": {(spec.containers[key].engine, spec.containers[key].image): image}}
     return CONTAINERS.desired(spec, key, ctx)
 
 

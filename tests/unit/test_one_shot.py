@@ -41,7 +41,9 @@ def load(tmp_path: Path, body: str):
 
 def desired(spec, key: str = "job", images: dict[str, ImageInfo | None] | None = None):
     ctx = context(spec)
-    ctx.facts = {"containers": images if images is not None else {c.image: IMAGE for c in spec.containers.values()}}
+    images = images if images is not None else {c.image: IMAGE for c in spec.containers.values()}
+    ctx.facts = {"containers": {(c.engine, c.image): images.get(c.image) for c in spec.containers.values()
+                                if c.image in images}}  # the facts are per engine and image
     return CONTAINERS.desired(spec, key, ctx)
 
 

@@ -39,7 +39,7 @@ def test_parse_ref(inner, ref):
         ("secrets.x.value", "${secrets.x.value}: secrets have no attributes"),
         ("containers.pgsql", "${containers.pgsql}: name an attribute, e.g. ${containers.pgsql.name}"),
         ("volumes.data", "${volumes.data}: name an attribute, e.g. ${volumes.data.name}"),
-        ("containers.pgsql.image", "${containers.pgsql.image}: containers have no attribute 'image' (available: name)"),
+        ("containers.pgsql.image", "${containers.pgsql.image}: containers have no attribute 'image' (available: name, host, port)"),
         ("networks.n.id", "${networks.n.id}: networks have no attribute 'id' (available: name)"),
     ],
 )

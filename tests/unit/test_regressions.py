@@ -22,7 +22,7 @@ FIELDS = CONTAINERS.policy
 
 def desired_container(key, container, spec, image):
     ctx = context(spec)
-    ctx.facts = {"containers": {container.image: image}}
+    ctx.facts = {"containers": {(container.engine, container.image): image}}
     return CONTAINERS.desired(spec, key, ctx).form
 
 

@@ -30,9 +30,10 @@ from quayform.errors import PlanError
 from quayform.kinds.base import Attribute, Ctx, Rules, replace, update
 from quayform.kinds.container import checks, day2, engine, envfiles, form, updates
 from quayform.kinds.container import options as O
-from quayform.kinds.engine_kind import (EngineKind, import_markers, is_bookkeeping, lifecycle_of, live_object,
-                                       record_import)
+from quayform.kinds.engine_kind import (EngineKind, engine_address, import_markers, is_bookkeeping, lifecycle_of,
+                                       live_object, record_import)
 from quayform.kinds.volume import list_containers, list_volumes
+from quayform.targets import engine_target
 
 IMAGE_THREADS = 4
 IMPORTED = Reason("imported", "imported: replaced by a managed container that keeps its volumes")
@@ -64,6 +65,7 @@ class ContainerKind(EngineKind):
         update("finished", updates.update_finished, judge=form.judge_finished),
     )
     rules = Rules(recreated_with=("volumes", "networks"), deletes_before_creates=True, create_before_destroy=True)
+    reference_attrs = ("name", "host", "port")  # host and port: how containers on other engines reach it
 
     # -- spec side -----------------------------------------------------------------------------
     def secret_allowed(self, path: tuple) -> bool:
@@ -74,6 +76,18 @@ class ContainerKind(EngineKind):
             return resolver.walk(entry, path)
         readers = {"files": resolver.files, "env_file": lambda v, at: envfiles.read(v, at, resolver)}
         return {k: readers.get(k, resolver.walk)(v, path + (k,)) for k, v in entry.items()}
+
+    def resolve_reference(self, attr: str, key: str, entry: Any, resolver: Any) -> Any:
+        """${containers.KEY.host}: the address of its engine as other engines' containers reach it;
+        ${containers.KEY.port}: its first host port published beyond 127.0.0.1."""
+        entry = entry if isinstance(entry, dict) else {}
+        engine_key = entry.get("engine") if isinstance(entry.get("engine"), str) else "default"
+        if attr == "host":
+            try:
+                return engine_address(resolver.raw.get("engines"), engine_key)
+            except LookupError as exc:
+                raise LookupError(f"${{containers.{key}.host}}: {exc}") from None
+        return checks.reachable_port(key, entry.get("ports"))
 
     def edges(self, spec: Any, key: str, item: Any) -> Iterable[tuple[Address, tuple]]:
         for dep, at, dependency in item.dependencies:
@@ -109,18 +123,19 @@ class ContainerKind(EngineKind):
         return f", or adopt it with `quayform import {address} {other.name}`"
 
     # -- reading -------------------------------------------------------------------------------
-    def read_facts(self, connections: Any, spec: Any, ctx: Ctx) -> dict[str, form.ImageInfo | None]:
-        """The defaults of every image the spec names (None: not on the engine yet)."""
-        refs = sorted({c.image for c in spec.containers.values()})
-        if not refs:
+    def read_facts(self, connections: Any, spec: Any, ctx: Ctx) -> dict[tuple[str, str], form.ImageInfo | None]:
+        """The defaults of every image the spec names, on each engine that runs it (None: not there yet)."""
+        wanted = sorted({(c.engine, c.image) for c in spec.containers.values()})
+        if not wanted:
             return {}
         # pull_policy always: ask the registry what the tag names now (a digest, no download)
-        always = sorted({c.image for c in spec.containers.values() if c.pull_policy == "always" and "@" not in c.image})
-        engine_conn = connections.get(self.engine_of(spec, next(iter(spec.containers))))
-        with ThreadPoolExecutor(min(IMAGE_THREADS, len(refs))) as pool:
-            raws = dict(zip(refs, pool.map(lambda ref: engine.inspect_image(engine_conn, ref), refs)))
-            upstream = dict(zip(always, pool.map(lambda ref: engine.registry_digest(engine_conn, ref), always)))
-        return {ref: _image_info(ref, raw, upstream.get(ref)) for ref, raw in raws.items()}
+        always = sorted({(c.engine, c.image) for c in spec.containers.values()
+                         if c.pull_policy == "always" and "@" not in c.image})
+        conns = {name: connections.get(engine_target(spec, name)) for name in {name for name, _ in wanted}}
+        with ThreadPoolExecutor(min(IMAGE_THREADS, len(wanted))) as pool:
+            raws = dict(zip(wanted, pool.map(lambda w: engine.inspect_image(conns[w[0]], w[1]), wanted)))
+            upstream = dict(zip(always, pool.map(lambda w: engine.registry_digest(conns[w[0]], w[1]), always)))
+        return {w: _image_info(w[1], raw, upstream.get(w)) for w, raw in raws.items()}
 
     def list_live(self, engine_conn: Any, stack: str, detail: bool) -> Iterable[Any]:
         """Every container (one list call); the stack's ones inspected in parallel unless `detail` is off."""
@@ -177,13 +192,14 @@ class ContainerKind(EngineKind):
         lifecycle = lifecycle_of(container)
         declared = form.declare(address, container, spec, ctx.name_of, lifecycle)
         images = ctx.facts.get(self.section) or {}
-        image = images.get(container.image)
+        image = images.get((container.engine, container.image))
         if image is not None:
             declared = replace_fields(declared, image_volumes=image.volumes)
         target = self.engine_of(spec, key)
         return Desired(form.desired_form(address, declared, image), declared, lifecycle, target,
                        partial=frozenset({"env", "labels", "mounts"}) if image is None else frozenset(),
-                       prerequisites=self._pulls(container, container.image in images, image, address, target))
+                       prerequisites=self._pulls(container, (container.engine, container.image) in images, image,
+                                                 address, target))
 
     def _pulls(self, container: Any, read: bool, image: form.ImageInfo | None, address: Address,
                target: Hashable) -> tuple[Prerequisite, ...]:

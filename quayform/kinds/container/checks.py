@@ -43,6 +43,22 @@ def _references(spec: Any, report: Report) -> None:
                        f"mounts volumes.{mount.source}, which is not in the spec (declare it under volumes:)")
 
 
+def reachable_port(key: str, ports: Any) -> str:
+    """The first host port containers.KEY publishes on an address other engines can reach (not loopback)."""
+    from quayform.spec.values import parse_ports
+
+    for item in ports if isinstance(ports, list) else []:
+        try:
+            bindings = parse_ports(item)
+        except ValueError:
+            continue  # the model reports it
+        for binding in bindings:
+            if binding.host_port and not binding.host_ip.startswith("127.") and binding.host_ip != "::1":
+                return str(binding.host_port)
+    raise LookupError(f"${{containers.{key}.port}}: containers.{key} publishes no port beyond 127.0.0.1 (publish "
+                      "one on an address the other engines reach, e.g. \"10.0.0.5:5432:5432\")")
+
+
 def _port_clashes(spec: Any, report: Report) -> None:
     published: dict[tuple[str, str], list[tuple[str, str, int]]] = defaultdict(list)
     for key, container in spec.containers.items():

@@ -21,7 +21,7 @@ from quayform.kinds.base import Ctx, Kind
 from quayform.errors import TargetUnavailable
 from quayform.kinds.postgres.catalog import catalog_script, parse_catalog
 from quayform.kinds.postgres.sql import MARKER
-from quayform.targets import DEFAULT_ENGINE, PgTarget
+from quayform.targets import PgTarget, engine_target
 
 SERVER_TIMEOUT = 120.0
 
@@ -30,8 +30,14 @@ def server_target(spec: Any, key: str, name_of: Any) -> PgTarget:
     """The target of every object on server `key` (equal for users and databases, so they share a session)."""
     server = spec.postgres[key]
     return PgTarget(key, name_of(Address("containers", server.container)), server.admin_user,
-                    server.admin_database, server.exec_user, DEFAULT_ENGINE,
+                    server.admin_database, server.exec_user, _engine_of(spec, server.container),
                     tuple(sorted({d.name or k for k, d in spec.databases.items() if d.server == key})))
+
+
+def _engine_of(spec: Any, container: str) -> Any:
+    """A server follows its container's engine."""
+    item = spec.containers.get(container)
+    return engine_target(spec, item.engine if item is not None else "default")
 
 
 def check_servers(spec: Any, report: Any) -> None:

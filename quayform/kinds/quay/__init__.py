@@ -25,7 +25,7 @@ from quayform.changes import EXISTED, Change, LiveObject
 from quayform.kinds.base import Ctx, Kind, Rules, update
 from quayform.kinds.volume import list_volumes
 from quayform.spec.values import PortBinding
-from quayform.targets import DEFAULT_ENGINE, QuayTarget
+from quayform.targets import QuayTarget, engine_target
 
 READ_THREADS = 4
 LEDGER = L.PREFIX + "ledger"
@@ -36,6 +36,12 @@ QUAY_AT = L.PREFIX + "quay-at"  # the Quay a ledger is about (its container or u
 
 # -- instances -----------------------------------------------------------------------------------
 
+def _engine_of(spec: Any, container: str | None) -> Any:
+    """A Quay instance follows its container's engine (the default one when only its URL is given)."""
+    item = spec.containers.get(container) if container else None
+    return engine_target(spec, item.engine if item is not None else "default")
+
+
 def instance_key(spec: Any, organization_key: str) -> str:
     """The Quay instance an organization lives on: its `quay:`, or the spec's only instance."""
     explicit = spec.organizations[organization_key].quay
@@ -43,8 +49,12 @@ def instance_key(spec: Any, organization_key: str) -> str:
 
 
 def _published_url(spec: Any, container_key: str, port: int) -> str | None:
-    """http://127.0.0.1:HOST when the container publishes Quay's port there on a fixed host port."""
+    """http://127.0.0.1:HOST when the container publishes Quay's port there on a fixed host port, on an
+    engine of this machine (a unix socket); on a remote engine Quay is reached through that engine."""
     container = spec.containers.get(container_key)
+    host = _engine_of(spec, container_key).host
+    if host is not None and not host.startswith("unix://"):
+        return None
     for binding in container.port_bindings if container is not None else []:
         binding: PortBinding
         if binding.container_port == port and binding.protocol == "tcp" and binding.host_port and \
@@ -62,8 +72,8 @@ def quay_target(spec: Any, key: str, name_of: Any) -> QuayTarget:
     container = name_of(Address("containers", quay.container)) if quay.container else ""
     url = quay.url.rstrip("/") if quay.url else _published_url(spec, quay.container, quay.port)
     return QuayTarget(key, spec.stack, container, quay.admin.username, quay.admin.email, quay.admin.password, url,
-                      quay.port, DEFAULT_ENGINE, quay.admin.bootstrap, tuple(sorted(organizations.values())),
-                      repositories, _declared(spec, organizations))
+                      quay.port, _engine_of(spec, quay.container), quay.admin.bootstrap,
+                      tuple(sorted(organizations.values())), repositories, _declared(spec, organizations))
 
 
 def _declared(spec: Any, organizations: Mapping[str, str]) -> tuple[str, ...]:
