@@ -91,6 +91,8 @@ def engine2(engine: docker.APIClient):
             api.inspect_image(image)
     except Exception as exc:  # noqa: BLE001 - the environment is not ready
         pytest.fail(f"the second engine at {ENGINE2_HOST} is not usable ({exc})", pytrace=False)
+    if subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode != 0:
+        pytest.fail("starting the second engine removed the first engine's docker0 bridge", pytrace=False)
     yield api
     if not running:
         subprocess.run([str(SECOND_ENGINE_SCRIPT), "stop"], capture_output=True, timeout=120)

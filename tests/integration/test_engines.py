@@ -115,9 +115,10 @@ containers:
   app: {{image: {BUSYBOX}, command: {SLEEPER}}}
 """)
     moved = s.plan()
-    assert actions(moved) == {"containers.app": "-/+"}
-    assert [(a.path, a.before, a.after, a.forces_replace) for a in moved.changes[0].attributes] == [
-        ("engine", "b", "default", True)]
+    # the default network goes with it: each engine has its own (Docker DNS stays on one engine)
+    assert actions(moved) == {"containers.app": "-/+", "networks.default": "+", "networks.default-b": "-"}
+    app = next(c for c in moved.changes if str(c.address) == "containers.app")
+    assert ("engine", "b", "default", True) in [(a.path, a.before, a.after, a.forces_replace) for a in app.attributes]
     s.apply()
     assert names(engine2, s.name)["containers"] == []
     assert names(engine, s.name)["containers"] == [f"{s.name}-app"]
@@ -157,7 +158,9 @@ def _overlapping(split: Stack) -> tuple[Path, Path]:
     locks by name would make each operator hold one engine while waiting for the other."""
     first = split.folder / "one.yaml"
     other = split.folder / "other.yaml"
-    container = f"image: {BUSYBOX}, command: {SLEEPER}"
+    # on Docker's bridge: the two specs name the engines differently, so their default networks would be
+    # named differently too (default-a, default-b) and the specs would fight over them; this is about locks
+    container = f"image: {BUSYBOX}, command: {SLEEPER}, network_mode: bridge"
     first.write_text(f"""version: 1
 stack: {split.name}
 engines:
@@ -282,7 +285,8 @@ users:
     s.environ.update({"PG_ADMIN": "admin-pw-1", "APP_PW": "app-pw-1"})
     first = s.apply()
     assert {str(c.address): c.target.engine_name for c in first.changes} == {
-        "containers.pgsql": "b", "containers.app": "default", "users.app": "b", "databases.appdb": "b"}
+        "containers.pgsql": "b", "containers.app": "default", "users.app": "b", "databases.appdb": "b",
+        "networks.default-b": "b", "networks.default": "default"}  # each engine's own default network
     assert converged(s.plan())
     run = engine2.exec_create(f"{s.name}-pgsql", ["psql", "-U", "postgres", "-tAc",
                                                   "SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database "
