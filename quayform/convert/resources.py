@@ -7,7 +7,7 @@ Pure, like the package's `Conversion` (notes, interpolation, paths), which every
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from quayform.spec.envfile import Var
 from quayform.spec.models import Network, Volume
@@ -29,8 +29,15 @@ class Resources:
         self.secrets: dict[str, Any] = {}
         self.top_secrets: dict[str, str | None] = {}  # compose secret -> quayform secret key (None: not carried)
 
-    def files(self, value: Any, path: Path, secret: bool) -> dict[str, Any]:
-        out = {}
+    def files(self, value: Any, path: Path, secret: bool,
+              unwritable: Callable[[str], bool] = lambda target: False) -> tuple[dict[str, Any], list[str]]:
+        """The files a service's secrets (or configs) become, and the bind mounts some become instead.
+
+        quayform writes a file into the container before it starts; where it cannot (a read-only root
+        filesystem, or under a tmpfs that start mounts over it: `unwritable(target)`), a secret or
+        config read from a file is mounted from that file read-only, which is what compose does with
+        every file-based one."""
+        out, binds = {}, []
         for i, item in enumerate(value or []):
             where = path + (i,)
             source = item.get("source") if isinstance(item, dict) else item
@@ -38,17 +45,33 @@ class Resources:
             target = str(settings.get("target") or source)
             if secret:
                 target = target if target.startswith("/") else f"{SECRETS_DIR}/{target}"
-                entry = self.secret_file(str(source), where)
             else:
                 target = target if target.startswith("/") else f"/{target}"
-                entry = self.config_file(str(source), where)
+            host_file = self.host_file(str(source), secret) if unwritable(target) else None
+            if host_file is not None:
+                binds.append(f"{self.c.host_path(host_file)}:{target}:ro")
+                for key in ("mode", "uid", "gid"):
+                    if settings.get(key) is not None:
+                        self.c.note(where + (key,), f"not carried: the file is mounted from {host_file} as it is "
+                                                    "(quayform cannot write it into this container's read-only or "
+                                                    "tmpfs-covered filesystem)")
+                continue
+            entry = self.secret_file(str(source), where) if secret else self.config_file(str(source), where)
             if entry is None:
                 continue
             entry["mode"] = _mode(settings.get("mode"))
             if settings.get("uid") is not None or settings.get("gid") is not None:
                 entry["owner"] = f"{settings.get('uid') or 0}:{settings.get('gid') or 0}"
             out[target] = entry
-        return out
+        return out, binds
+
+    def host_file(self, source: str, secret: bool) -> str | None:
+        """The host file a declared secret or config is read from (as written in the compose file), if any."""
+        if secret and not self.top_secrets.get(source):
+            return None  # undeclared or not carried: secret_file() says so
+        config = (self.data.get("secrets" if secret else "configs") or {}).get(source)
+        file = config.get("file") if isinstance(config, dict) and not config.get("external") else None
+        return str(file) if isinstance(file, str) and file else None
 
     def secret_file(self, source: str, path: Path) -> dict[str, Any] | None:
         key = self.top_secrets.get(source, "")

@@ -71,9 +71,30 @@ class ServiceConverter:
         out = self.image(name, body, path)
         for step in (self.process, self.environ, self.published, self.order, self.options):
             out.update(step(body, path))
-        files = {**self.resources.files(body.get("secrets"), path + ("secrets",), secret=True),
-                 **self.resources.files(body.get("configs"), path + ("configs",), secret=False)}
+        unwritable = self.unwritable(body)
+        secrets, secret_binds = self.resources.files(body.get("secrets"), path + ("secrets",), True, unwritable)
+        configs, config_binds = self.resources.files(body.get("configs"), path + ("configs",), False, unwritable)
+        if secret_binds or config_binds:
+            out["volumes"] = [*out.get("volumes", []), *secret_binds, *config_binds]
+        files = {**secrets, **configs}
         return {**out, "files": files} if files else out
+
+    @staticmethod
+    def unwritable(body: dict) -> Any:
+        """Whether quayform could not write a file at a container path before start (checks.py's rule):
+        under a tmpfs, or on a read-only root filesystem outside every volume."""
+        given = body.get("tmpfs") or []
+        tmpfs = [str(t).split(":")[0] for t in ([given] if isinstance(given, str) else given)]
+        tmpfs += [str(m.get("target") or "") for m in body.get("volumes") or []
+                  if isinstance(m, dict) and m.get("type") == "tmpfs"]
+        volumes = [str(m.get("target") or "") if isinstance(m, dict) else
+                   (str(m).split(":")[1] if str(m).count(":") >= 1 else str(m))
+                   for m in body.get("volumes") or [] if not (isinstance(m, dict) and m.get("type") == "tmpfs")]
+
+        def under(target: str, folders: list[str]) -> bool:
+            return any(f and target.startswith(f.rstrip("/") + "/") for f in folders)
+
+        return lambda target: under(target, tmpfs) or (body.get("read_only") is True and not under(target, volumes))
 
     def image(self, name: str, body: dict, path: Path) -> dict[str, Any]:
         out = {}
@@ -320,6 +341,9 @@ class ServiceConverter:
     # ----------------------------------------------------------------- networks and order
 
     def attachments(self, body: dict, path: Path) -> Any:
+        """The service's networks in the order compose connects them (highest `priority` first, then by
+        name, whatever order the file lists them in): quayform joins them in the order given, and the
+        first one is the container's primary network (its NetworkMode), as compose's first is."""
         value = body.get("networks")
         if value is None:
             if "network_mode" in body:
@@ -327,9 +351,10 @@ class ServiceConverter:
             self.uses_default = True
             return ["default"]
         if isinstance(value, list):
-            return [self.c.key(n, path + ("networks", i)) for i, n in enumerate(value)]
+            return [self.c.key(n, path + ("networks", i)) for i, n in
+                    sorted(enumerate(value), key=lambda item: str(item[1]))]
         out: dict[str, Any] = {}
-        for name, settings in value.items():
+        for name, settings in sorted(value.items(), key=_connection_order):
             where = path + ("networks", name)
             key = self.c.key(name, where)
             carried = {}
@@ -396,6 +421,17 @@ def _jobs(services: Any) -> frozenset[str]:
             if isinstance(settings, dict) and settings.get("condition") == "service_completed_successfully":
                 jobs.add(name)
     return frozenset(jobs)
+
+
+def _connection_order(item: tuple[Any, Any]) -> tuple[float, str]:
+    """compose's order for a service's networks: by `priority` (highest first; 0 if unset), then by name."""
+    name, settings = item
+    priority = settings.get("priority") if isinstance(settings, dict) else None
+    try:
+        rank = -float(priority or 0)
+    except (TypeError, ValueError):
+        rank = 0.0
+    return rank, str(name)
 
 
 def _is_ipv6(text: str) -> bool:
