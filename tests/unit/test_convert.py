@@ -607,3 +607,34 @@ def test_a_single_dns_server_becomes_a_list(tmp_path) -> None:
         assert data["containers"]["web"]["dns_search"] == ["example.com"]
     else:
         assert len(notes) == 2
+
+
+def test_networks_are_written_in_compose_s_priority_then_name_order(tmp_path) -> None:
+    data, notes = conv("""\
+        services:
+          core:
+            image: busybox
+            networks:
+              zeta: {}
+              harbor: {priority: 10}
+              alpha: {}
+        networks: {zeta: {}, harbor: {}, alpha: {}}
+        """, tmp_path)
+    # compose connects the highest priority first (the container's primary network), then by name
+    assert list(data["containers"]["core"]["networks"]) == ["harbor", "alpha", "zeta"]
+
+
+def test_a_read_only_service_gets_its_secret_as_a_read_only_bind_mount(tmp_path) -> None:
+    data, notes = conv("""\
+        services:
+          core:
+            image: busybox
+            read_only: true
+            secrets: [token]
+        secrets:
+          token: {file: ./token.txt}
+        """, tmp_path, files={"token.txt": "s3cret\n"})
+    core = data["containers"]["core"]
+    assert "files" not in core or "/run/secrets/token" not in core["files"]  # no file written into a read-only root
+    assert any(str(v).endswith(":/run/secrets/token:ro") for v in core["volumes"]), core["volumes"]
+    assert "token" in data["secrets"]
