@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
+
+import pytest
 
 from quayform.changes import Action, ApplyEvent
 from quayform.pipeline import Options, make_destroy_plan, make_plan, run_apply
@@ -62,3 +65,13 @@ def changed_paths(plan: Plan, address: str) -> list[str]:
 
 
 NOOP = Action.NOOP
+
+
+def wait_until(condition, what: str, tries: int = 600, pause: float = 0.1):
+    """Poll `condition` until it is truthy (a count of tries, never a clock); fail naming `what`."""
+    for _ in range(tries):
+        value = condition()
+        if value:
+            return value
+        time.sleep(pause)
+    pytest.fail(f"gave up waiting for {what}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -22,7 +21,7 @@ import pytest
 
 from quayform.errors import PlanError
 from tests.conftest import BUSYBOX, SLEEPER
-from tests.integration.helpers import Stack, actions, changed_paths, converged
+from tests.integration.helpers import Stack, actions, changed_paths, converged, wait_until
 from tests.ports import free_port
 
 pytestmark = pytest.mark.docker
@@ -356,14 +355,14 @@ def registry(stack: str):
     name = f"{stack}-registry"
     docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:5000", "quayform-test/registry:2")
     tags: list[str] = []
-    deadline = time.monotonic() + 30
-    while True:
+    def answers() -> bool:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
-            break
+            return True
         except OSError:
-            assert time.monotonic() < deadline, "the registry did not start"
-            time.sleep(0.3)
+            return False
+
+    wait_until(answers, "the registry to start", tries=100, pause=0.3)
     yield f"127.0.0.1:{port}", tags
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     for tag in tags:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -200,13 +199,11 @@ def test_two_applies_on_overlapping_engines_queue_and_never_deadlock(split: Stac
                                                                      engine2: docker.APIClient) -> None:
     first, other = _overlapping(split)
     assert _cli(split, "apply", "--auto-approve", spec=first).returncode == 0
-    started = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
         runs = [pool.submit(_cli, split, "apply", "--auto-approve", "--lock-timeout", "90s", "--replace",
                             "containers.x", "--replace", "containers.y", spec=spec) for spec in (first, other)]
         results = [r.result() for r in runs]
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
-    assert time.monotonic() - started < 80  # both went through one after the other; neither timed out
     assert all("2 replaced" in r.stdout for r in results), [r.stdout for r in results]
     assert names(engine, split.name)["containers"] == [f"{split.name}-x"]
     assert names(engine2, split.name)["containers"] == [f"{split.name}-y"]

@@ -21,6 +21,7 @@ import pytest
 
 from quayform.address import Address
 from quayform.pipeline import make_plan, run_apply
+from tests.integration import helpers
 from tests.conftest import BUSYBOX, DEFAULTS, SLEEPER
 from tests.integration.helpers import Stack, actions, changed_paths
 from tests.ports import free_port
@@ -105,13 +106,7 @@ def apply_result(spec: Stack):
 
 
 def wait_until(condition, what: str, seconds: float):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"gave up waiting for {what}")
+    return helpers.wait_until(condition, what, tries=int(seconds * 10), pause=0.1)
 
 
 # -- 2. no digest of a secret-bearing file in labels ------------------------------------------------
