@@ -60,8 +60,12 @@ def containers_of(engine: docker.APIClient, stack: str) -> dict[str, dict]:
     """The stack's containers (not its lock), inspected, by name."""
     found = {}
     for item in engine.containers(all=True, filters={"label": f"{LABEL}={stack}"}):
-        if not (item.get("Labels") or {}).get("io.quayform.lock"):
+        if (item.get("Labels") or {}).get("io.quayform.lock"):
+            continue
+        try:
             found[item["Names"][0].lstrip("/")] = engine.inspect_container(item["Id"])
+        except docker.errors.NotFound:  # removed between the list and the inspect (apply is running)
+            continue
     return found
 
 
