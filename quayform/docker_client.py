@@ -8,14 +8,13 @@ their translation, so kind modules never import the SDK themselves.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
+import sys
 import threading
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
-import docker
-import docker.errors
-import requests.exceptions
-
+from quayform.engine_api import ApiError, ApiNotFound, EngineApi, ReadFirstApi, plain_endpoint
 from quayform.errors import EngineError
 from quayform.targets import Memo, pause
 
@@ -33,9 +32,29 @@ SSH_MISSING = ("{where}: ssh:// engines need the paramiko package (the Docker SD
                "the engine over tcp:// with TLS")
 
 
+TLS_ENVIRONMENT = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+
+
 def connect(timeout: int = 120, host: str | None = None, tls: tuple[str, str, str] | None = None,
-            name: str = "default") -> docker.APIClient:
-    """An API client for `host` (None: DOCKER_HOST or the local socket); no request is made yet."""
+            name: str = "default") -> ReadFirstApi:
+    """A client for `host` (None: DOCKER_HOST or the local socket); no request is made, nothing imported yet.
+
+    Plain endpoints (a unix socket, tcp:// without TLS) are read on the standard library; the Docker SDK
+    serves the rest of the calls, and every call on ssh:// and TLS endpoints."""
+    base_url = host or endpoint_of_environment()
+    plain = tls is None and not (host is None and any(os.environ.get(v) for v in TLS_ENVIRONMENT))
+    opener = plain_endpoint(base_url, timeout) if plain and timeout is not None else None
+    if base_url.startswith("ssh://"):
+        sdk_client(timeout, host, tls, name)  # says at once when paramiko is missing
+    return ReadFirstApi(EngineApi(opener, API_VERSION) if opener else None,
+                        lambda: sdk_client(timeout, host, tls, name))
+
+
+def sdk_client(timeout: int | None = 120, host: str | None = None, tls: tuple[str, str, str] | None = None,
+               name: str = "default") -> Any:
+    """The Docker SDK's APIClient for `host` (None: DOCKER_HOST or the local socket)."""
+    import docker
+
     where = f"engine {name} ({host or endpoint_of_environment()})"
     if host is None:
         kwargs = docker.utils.kwargs_from_env()
@@ -57,30 +76,51 @@ def connect(timeout: int = 120, host: str | None = None, tls: tuple[str, str, st
 
 def describe(exc: BaseException, endpoint: str | None = None) -> str:
     """A one-line, user-facing description of a Docker SDK or connection error."""
-    if isinstance(exc, docker.errors.APIError):
+    if isinstance(exc, ApiError) or _is_sdk_error(exc, "APIError"):
         text = exc.explanation or str(exc)
         if isinstance(text, bytes):
             text = text.decode(errors="replace")
         return str(text).strip()
     where = endpoint or endpoint_of_environment()
-    if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError, ConnectionRefusedError,
-                        ConnectionError)):
+    if (isinstance(exc, (FileNotFoundError, ConnectionError, PermissionError))
+            or _is_requests_error(exc, "ConnectionError")):
         if "(engine " in where:  # one of the spec's engines section
             return (f"cannot reach the Docker engine at {where}: is dockerd running there, and is its host "
                     "right in the spec's engines section?")
         return (f"cannot reach the Docker engine at {where} (is dockerd running? "
                 "check DOCKER_HOST or /var/run/docker.sock; scripts/test-env starts one here)")
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, TimeoutError) or _is_requests_error(exc, "Timeout"):
         return f"the Docker engine at {where} did not answer in time"
     return str(exc)
 
 
+def _is_sdk_error(exc: BaseException, name: str) -> bool:
+    """Whether exc is docker.errors.<name>; never imports the SDK (if it is not loaded, it raised nothing)."""
+    errors = sys.modules.get("docker.errors")
+    return errors is not None and isinstance(exc, getattr(errors, name))
+
+
+def _is_requests_error(exc: BaseException, name: str) -> bool:
+    exceptions = sys.modules.get("requests.exceptions")
+    return exceptions is not None and isinstance(exc, getattr(exceptions, name))
+
+
 def is_not_found(exc: BaseException) -> bool:
-    return isinstance(exc, docker.errors.NotFound)
+    return isinstance(exc, ApiNotFound) or _is_sdk_error(exc, "NotFound")
 
 
-ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError,
-                   FileNotFoundError)
+LOCAL_FAILURES = (ApiError, ConnectionError, FileNotFoundError, PermissionError, TimeoutError,
+                  http.client.HTTPException)
+
+
+def engine_failures() -> tuple[type[BaseException], ...]:
+    """Every error type a call to the engine can raise, the SDK's too once it is loaded."""
+    found: tuple[type[BaseException], ...] = LOCAL_FAILURES
+    if "docker.errors" in sys.modules:
+        found += (sys.modules["docker.errors"].DockerException,)
+    if "requests.exceptions" in sys.modules:
+        found += (sys.modules["requests.exceptions"].RequestException,)
+    return found
 
 
 @contextlib.contextmanager
@@ -88,18 +128,19 @@ def engine_errors(action: str, endpoint: str | None = None) -> Iterator[None]:
     """Re-raise SDK/connection errors from the block as EngineError('<action>: <why>')."""
     try:
         yield
-    except ENGINE_FAILURES as exc:
+    except Exception as exc:
+        if not isinstance(exc, engine_failures()):
+            raise
         raise EngineError(f"{action}: {describe(exc, endpoint)}") from None
 
 
 class DockerEngine:
-    """A connection to one engine, as kinds and stages use it."""
+    """A connection to one engine, as kinds and stages use it.
 
-    NotFound = docker.errors.NotFound
-    APIError = docker.errors.APIError
-    Failure = ENGINE_FAILURES
+    `NotFound`, `APIError` and `Failure` are tuples of error types for `except` clauses: this client's
+    own and, once it is loaded, the SDK's (an `except` evaluates them only when something was raised)."""
 
-    def __init__(self, api: docker.APIClient, name: str = "default", endpoint: str | None = None,
+    def __init__(self, api: ReadFirstApi, name: str = "default", endpoint: str | None = None,
                  stopping: threading.Event | None = None):
         self.api = api
         self.name = name
@@ -111,6 +152,20 @@ class DockerEngine:
     def connect(cls, name: str = "default", stopping: threading.Event | None = None, host: str | None = None,
                 tls: tuple[str, str, str] | None = None) -> "DockerEngine":
         return cls(connect(host=host, tls=tls, name=name), name, host, stopping=stopping)
+
+    @property
+    def NotFound(self) -> tuple[type[BaseException], ...]:  # noqa: N802 (read like the exception it stands for)
+        errors = sys.modules.get("docker.errors")
+        return (ApiNotFound, errors.NotFound) if errors else (ApiNotFound,)
+
+    @property
+    def APIError(self) -> tuple[type[BaseException], ...]:  # noqa: N802
+        errors = sys.modules.get("docker.errors")
+        return (ApiError, errors.APIError) if errors else (ApiError,)
+
+    @property
+    def Failure(self) -> tuple[type[BaseException], ...]:  # noqa: N802
+        return engine_failures()
 
     def pause(self, seconds: float, what: str) -> None:
         pause(self.stopping, seconds, what)
@@ -129,8 +184,9 @@ class DockerEngine:
     def update_resources(self, container: str, body: dict) -> None:
         """`docker update` with the engine's own field names (NanoCpus, PidsLimit, ...): docker-py's
         update_container cannot send those two, and drops zero values."""
-        response = self.api._post_json(self.api._url("/containers/{0}/update", container), data=body)
-        self.api._raise_for_status(response)
+        from urllib.parse import quote
+
+        self.api.post_json(f"/containers/{quote(container, safe='')}/update", body)
 
     def registry_digest(self, ref: str) -> str:
         """The digest the registry serves for `ref` now (no download; pull_policy: always)."""
@@ -139,7 +195,7 @@ class DockerEngine:
     def log_lines(self, container: str, follow: bool, tail: int | None) -> Iterator[bytes]:
         """A container's output, stdout and stderr as Docker interleaves them; with `follow`, on a client without
         a read timeout (a quiet container is not an error)."""
-        api = connect(timeout=None) if follow else self.api
+        api = sdk_client(timeout=None) if follow else self.api
         return api.logs(container, stdout=True, stderr=True, stream=True, follow=follow,
                         tail="all" if tail is None else tail)
 

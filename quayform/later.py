@@ -13,6 +13,7 @@ Pure: no I/O here; the lookups are passed in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -102,10 +103,20 @@ def settle(value: Any, lookup: Callable[[Ref], Sensitive | None], unknown: Any =
     return walk(value, fill)
 
 
+LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def walk(value: Any, fill: Callable[[Later], Any]) -> Any:
     """Rebuild `value` (dicts, lists, tuples, frozen dataclasses) with fill() applied to each Later.
 
     Objects without a Later inside come back as they are (the same object)."""
+    if type(value) in LEAVES:  # most of a form: answered before the isinstance checks below
+        return value
     if isinstance(value, Later):
         return fill(value)
     if isinstance(value, dict):
@@ -116,8 +127,8 @@ def walk(value: Any, fill: Callable[[Later], Any]) -> Any:
         if all(a is b for a, b in zip(items, value)):
             return value
         return type(value)(items) if not hasattr(value, "_fields") else type(value)(*items)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changed = {f.name: walk(getattr(value, f.name), fill) for f in dataclasses.fields(value)}
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        changed = {name: walk(getattr(value, name), fill) for name in _field_names(type(value))}
         if all(changed[name] is getattr(value, name) for name in changed):
             return value
         return dataclasses.replace(value, **changed)

@@ -102,8 +102,9 @@ class StackLock:
     def _try_create(self) -> bool:
         engine = self.engine
         try:
-            created = engine.api.create_container(LOCK_IMAGE, command=["lock"], name=lock_name(self.stack),
-                                                  labels=self._labels(), network_disabled=True)
+            created = engine.api.create_plain(lock_name(self.stack), {"Image": LOCK_IMAGE, "Cmd": ["lock"],
+                                                                     "Labels": self._labels(),
+                                                                     "NetworkDisabled": True})
         except engine.APIError as exc:
             if exc.status_code == 409:
                 return False

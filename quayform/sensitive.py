@@ -73,12 +73,17 @@ def contains_sensitive(value: Any) -> bool:
     return False
 
 
+LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def sensitive_values(value: Any) -> list[str]:
     """Every Sensitive value inside dicts, lists, tuples, dataclasses and models (for the Masker)."""
     found: list[str] = []
     seen: set[int] = set()
 
     def walk(item: Any) -> None:
+        if type(item) in LEAVES:  # most of a form: answered before the checks below
+            return
         if isinstance(item, Sensitive) and hasattr(item, "parts"):  # a Later: only its known parts have values
             for part in item.parts:
                 walk(part)

@@ -12,7 +12,7 @@ from quayform.kinds import REGISTRY, TARGET_SECTIONS
 from quayform.kinds.base import Attribute, Policy
 
 PACKAGE = Path(__file__).resolve().parents[2] / "quayform"
-CLIENTS = {"docker", "requests", "urllib3", "quayform.docker_client", "quayform.pg_client"}
+CLIENTS = {"docker", "requests", "urllib3", "quayform.docker_client", "quayform.engine_api", "quayform.pg_client"}
 
 # module (or package prefix) -> top-level names it must never import (lazy imports included)
 FORBIDDEN = {

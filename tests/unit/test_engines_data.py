@@ -106,7 +106,7 @@ class FakeApi:
     def inspect_image(self, ref: str) -> dict:
         return {}
 
-    def create_container(self, image: str, **kwargs: Any) -> dict:
+    def create_plain(self, name: str, body: dict) -> dict:
         self.engine.log.append(("take", self.engine.name))
         if self.engine.held:
             raise FakeApiError(409)

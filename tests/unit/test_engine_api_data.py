@@ -1,0 +1,74 @@
+"""The standard-library Engine API client, from data: endpoints it speaks, query shapes, error reading."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import pytest
+
+from quayform.docker_client import DockerEngine, connect, describe, engine_errors
+from quayform.engine_api import ApiError, ApiNotFound, _error, filters_query, plain_endpoint
+from quayform.errors import EngineError
+
+
+def test_filters_are_sent_as_the_engine_reads_them() -> None:
+    assert filters_query(None) == {}
+    query = filters_query({"label": "a=b", "dangling": True, "id": ["x", "y"]})
+    assert json.loads(query["filters"]) == {"label": ["a=b"], "dangling": ["true"], "id": ["x", "y"]}
+
+
+@pytest.mark.parametrize("url, spoken", [
+    ("unix:///var/run/docker.sock", True), ("tcp://127.0.0.1:2375", True), ("tcp://engine.local", True),
+    ("http://[::1]:2375", True), ("ssh://ops@far", False), ("npipe:////./pipe/docker_engine", False),
+    ("unix://", False), ("tcp://host:2375/prefix", False),
+])
+def test_endpoints_this_client_speaks_and_the_ones_left_to_the_sdk(url: str, spoken: bool) -> None:
+    assert (plain_endpoint(url, 5.0) is not None) == spoken
+
+
+def test_a_tcp_endpoint_without_a_port_gets_the_engines_plain_port() -> None:
+    conn = plain_endpoint("tcp://engine.local", 5.0)()
+    assert (conn.host, conn.port) == ("engine.local", 2375)
+    conn = plain_endpoint("tcp://[::1]", 5.0)()
+    assert (conn.host, conn.port) == ("::1", 2375)
+
+
+def test_tls_and_ssh_endpoints_are_served_by_the_sdk_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2376")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    assert connect()._engine_api is None
+    assert connect(host="tcp://127.0.0.1:2376", tls=("ca", "cert", "key"))._engine_api is None
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    assert connect()._engine_api is not None
+
+
+def test_an_error_answer_carries_the_engines_message_and_status() -> None:
+    missing = _error(404, b'{"message":"No such container: web"}', "GET", "/containers/web/json")
+    assert isinstance(missing, ApiNotFound) and missing.status_code == 404
+    assert describe(missing) == "No such container: web"
+    conflict = _error(409, b"name in use\n", "POST", "/containers/create")
+    assert type(conflict) is ApiError and conflict.explanation == "name in use"
+    assert _error(500, b"", "GET", "/x").explanation == "Internal Server Error"
+
+
+def test_engine_failures_become_one_line_naming_the_action_and_others_pass_through() -> None:
+    for failure in (ApiError(500, "boom", "GET", "/x"), ConnectionRefusedError(), FileNotFoundError(),
+                    TimeoutError(), http.client.RemoteDisconnected("closed")):
+        with pytest.raises(EngineError, match="^listing containers: "):
+            with engine_errors("listing containers", "unix:///nowhere.sock"):
+                raise failure
+    with pytest.raises(KeyError):
+        with engine_errors("listing containers"):
+            raise KeyError("a bug, not the engine")
+
+
+def test_not_found_matches_this_clients_error_and_connection_failures_name_the_endpoint() -> None:
+    engine = DockerEngine.connect(host="unix:///nowhere.sock")
+    try:
+        raise ApiNotFound(404, "no such image", "GET", "/images/x/json")
+    except engine.NotFound as exc:
+        assert exc.status_code == 404
+    with pytest.raises(EngineError, match="cannot reach the Docker engine at unix:///nowhere.sock"):
+        with engine.errors("listing containers"):
+            engine.api.containers(all=True)
