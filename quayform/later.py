@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from quayform.address import Address
 from quayform.changes import UNKNOWN
-from quayform.sensitive import MASK, Sensitive
+from quayform.sensitive import LEAVES, MASK, Sensitive
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,6 @@ def settle(value: Any, lookup: Callable[[Ref], Sensitive | None], unknown: Any =
     return walk(value, fill)
 
 
-LEAVES = frozenset({str, int, float, bool, type(None), bytes})
-
-
 @functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
@@ -114,22 +111,26 @@ def _field_names(cls: type) -> tuple[str, ...]:
 def walk(value: Any, fill: Callable[[Later], Any]) -> Any:
     """Rebuild `value` (dicts, lists, tuples, frozen dataclasses) with fill() applied to each Later.
 
-    Objects without a Later inside come back as they are (the same object)."""
-    if type(value) in LEAVES:  # most of a form: answered before the isinstance checks below
+    Objects without a Later inside come back as they are (the same object). Plain leaves are passed over
+    without a call: a plan walks every desired form and payload (~80 values each)."""
+    kind = type(value)
+    if kind in LEAVES:
         return value
     if isinstance(value, Later):
         return fill(value)
     if isinstance(value, dict):
-        items = {k: walk(v, fill) for k, v in value.items()}
-        return value if all(items[k] is value[k] for k in value) else items
-    if isinstance(value, (list, tuple)) and not isinstance(value, str):
-        items = [walk(v, fill) for v in value]
+        changed = {k: new for k, v in value.items() if type(v) not in LEAVES and (new := walk(v, fill)) is not v}
+        return {**value, **changed} if changed else value
+    if isinstance(value, (list, tuple)):
+        items = [v if type(v) in LEAVES else walk(v, fill) for v in value]
         if all(a is b for a, b in zip(items, value)):
             return value
-        return type(value)(items) if not hasattr(value, "_fields") else type(value)(*items)
-    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
-        changed = {name: walk(getattr(value, name), fill) for name in _field_names(type(value))}
-        if all(changed[name] is getattr(value, name) for name in changed):
-            return value
-        return dataclasses.replace(value, **changed)
+        return kind(items) if not hasattr(value, "_fields") else kind(*items)
+    if hasattr(kind, "__dataclass_fields__") and not isinstance(value, type):
+        changed = {}
+        for name in _field_names(kind):
+            old = getattr(value, name)
+            if type(old) not in LEAVES and (new := walk(old, fill)) is not old:
+                changed[name] = new
+        return dataclasses.replace(value, **changed) if changed else value
     return value

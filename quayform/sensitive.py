@@ -40,8 +40,13 @@ class Sensitive:
         return hash(("Sensitive", self._value))
 
 
+LEAVES = frozenset({str, int, float, bool, type(None), bytes})  # the types that are never a Sensitive nor hold one
+
+
 def reveal(value: Any) -> Any:
     """Recursively replace Sensitive values with their real text (for providers only)."""
+    if type(value) in LEAVES:  # the diff reveals every value of both forms: plain ones answer first
+        return value
     if isinstance(value, Sensitive):
         return value.reveal()
     if isinstance(value, dict):
@@ -73,9 +78,6 @@ def contains_sensitive(value: Any) -> bool:
     return False
 
 
-LEAVES = frozenset({str, int, float, bool, type(None), bytes})
-
-
 def sensitive_values(value: Any) -> list[str]:
     """Every Sensitive value inside dicts, lists, tuples, dataclasses and models (for the Masker)."""
     found: list[str] = []
@@ -91,16 +93,20 @@ def sensitive_values(value: Any) -> list[str]:
             found.append(item.reveal())
         elif isinstance(item, dict):
             for child in item.values():
-                walk(child)
+                if type(child) not in LEAVES:
+                    walk(child)
         elif isinstance(item, (list, tuple, set, frozenset)):
             for child in item:
-                walk(child)
+                if type(child) not in LEAVES:
+                    walk(child)
         elif hasattr(item, "__dataclass_fields__") or hasattr(item, "model_fields"):
             if id(item) in seen:
                 return
             seen.add(id(item))
             for name in getattr(item, "__dataclass_fields__", None) or type(item).model_fields:
-                walk(getattr(item, name, None))
+                child = getattr(item, name, None)
+                if type(child) not in LEAVES:
+                    walk(child)
 
     walk(value)
     return found
