@@ -15,6 +15,7 @@ ADDRESS = PREFIX + "address"
 FILES = PREFIX + "files"
 MARKER = PREFIX + "marker"  # quayform's own bookkeeping objects (import markers)
 IMPORT_ID = PREFIX + "import-id"
+DYING_ID = PREFIX + "dying-id"  # on a marker volume: the container an apply was deleting (see container delete)
 PREVENT_DESTROY = PREFIX + "prevent-destroy"
 SENSITIVE_ENV = PREFIX + "sensitive-env"  # names (never values) of env vars that hold secrets
 

@@ -480,3 +480,26 @@ def test_kill_9_while_a_container_is_being_stopped(tmp_path: Path, stack: str, e
     assert engine.inspect_container(name)["Id"] != old_id
     env = dict(e.partition("=")[::2] for e in engine.inspect_container(name)["Config"]["Env"])
     assert env["V"] == ("2" if how == "env changed" else "1")
+    assert not _dying_markers(engine, stack), "the marker of the dying container goes with it"
+
+
+def _dying_markers(engine: docker.APIClient, stack: str) -> list[str]:
+    return [v["Name"] for v in (engine.volumes(filters={"label": [f"io.quayform.stack={stack}",
+                                                                   "io.quayform.marker=dying"]}) or {}).get("Volumes")
+            or []]
+
+
+def test_destroying_many_containers_on_one_network_removes_the_network(tmp_path: Path, stack: str, engine) -> None:
+    """Renaming running containers before stopping them (the old way of marking them as dying) made dockerd 20.10
+    miscount the network's endpoints once a few dozen stopped at once: destroy then failed on the network, until a
+    dockerd restart. Deletes now leave the names alone."""
+    count = 50
+    body = "networks:\n  net: {}\ncontainers:\n" + "".join(
+        f"  c{i}:\n    image: {BUSYBOX}\n    command: {SLEEPER}\n    networks: [net]\n" for i in range(count))
+    write_spec(tmp_path, stack, body)
+    ok(cli("apply", "--auto-approve", "--parallelism", "16", cwd=tmp_path))
+    assert len(stack_containers(engine, stack)) == count
+    destroyed = cli("destroy", "--auto-approve", "--parallelism", "16", cwd=tmp_path)
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert not engine.networks(filters={"label": f"io.quayform.stack={stack}"})
+    assert not stack_containers(engine, stack) and not _dying_markers(engine, stack)

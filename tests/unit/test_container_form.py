@@ -52,7 +52,7 @@ def _with_payload(live: LiveObject, **extra) -> dict:
 
 
 def live_container(raw: dict) -> dict:
-    live = CONTAINERS.normalise(("inspect", raw, None, {}), "fixture", DEFAULT_ENGINE)
+    live = CONTAINERS.normalise(("inspect", raw, None, {}, False), "fixture", DEFAULT_ENGINE)
     return _with_payload(live, _anonymous_volumes=live.payload.anonymous_volumes)
 
 

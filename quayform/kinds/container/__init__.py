@@ -37,6 +37,7 @@ from quayform.targets import engine_target
 
 IMAGE_THREADS = 4
 IMPORTED = Reason("imported", "imported: replaced by a managed container that keeps its volumes")
+DYING = Reason("dying", "an earlier run was deleting it (it was stopping when that run ended)")
 
 
 def option_attributes() -> tuple[Attribute, ...]:
@@ -141,11 +142,13 @@ class ContainerKind(EngineKind):
         """Every container (one list call); the stack's ones inspected in parallel unless `detail` is off."""
         api = engine_conn.api
         listed = list_containers(engine_conn)
-        markers = import_markers(list_volumes(engine_conn), stack, self.section)
+        volumes = list_volumes(engine_conn)
+        markers = import_markers(volumes, stack, self.section)
+        dying = engine.dying_ids(volumes)
         ours = [c for c in listed if (c.get("Labels") or {}).get(L.STACK) == stack or c["Id"] in markers]
-        others = [("list", c, None, {}) for c in listed if c not in ours]
+        others = [("list", c, None, {}, False) for c in listed if c not in ours]
         if not detail:
-            return [("list", c, markers.get(c["Id"]), {}) for c in ours] + others
+            return [("list", c, markers.get(c["Id"]), {}, c["Id"] in dying) for c in ours] + others
         with engine_conn.errors("inspecting containers"), ThreadPoolExecutor(8) as pool:
             inspected = [shared_network_by_name(raw, listed) for raw in pool.map(lambda c: api.inspect_container(c["Id"]),
                                                                                   ours)]
@@ -153,11 +156,11 @@ class ContainerKind(EngineKind):
                       for path in form.read_back_paths((raw.get("Config") or {}).get("Labels") or {})]
             contents = dict(zip(wanted, pool.map(lambda w: engine.read_back(engine_conn, *w), wanted)))
         return [("inspect", raw, markers.get(raw["Id"]),
-                 {path: value for (cid, path), value in contents.items() if cid == raw["Id"]})
+                 {path: value for (cid, path), value in contents.items() if cid == raw["Id"]}, raw["Id"] in dying)
                 for raw in inspected] + others
 
     def normalise(self, raw: Any, stack: str, target: Hashable) -> LiveObject | None:
-        shape, data, marker, read_back = raw
+        shape, data, marker, read_back, dying = raw
         if shape == "inspect":
             labels = dict((data.get("Config") or {}).get("Labels") or {})
             live_form, payload = form.live_form(data)
@@ -168,7 +171,10 @@ class ContainerKind(EngineKind):
             (live_form, payload), name = form.listed_form(data), form.listed_name(data)
         if is_bookkeeping(labels):
             return None
+        payload = replace_fields(payload, stack=labels.get(L.STACK) or stack)
         live = live_object(self.section, stack, target, name, data["Id"], labels, live_form, payload)
+        if dying:
+            return replace_fields(live, replace_reason=DYING)
         if marker is None:
             return live
         imported = live_object(self.section, stack, target, name, data["Id"], {**labels, L.STACK: stack,

@@ -248,19 +248,21 @@ def start(engine: Any, cid: str, name: str) -> None:
 # -- delete ----------------------------------------------------------------------------------
 
 def delete(change: Change, engine: Any, release: frozenset[str]) -> None:
-    """Rename, stop gracefully (databases flush), remove; anonymous volumes go only with --volumes.
+    """Mark as dying, stop gracefully (databases flush), remove; anonymous volumes go only with --volumes.
 
-    The rename comes first so that, if quayform is killed while the engine is still stopping
-    the container, the next plan does not take the dying container for the real one.
+    The marker (a bookkeeping volume naming the container's id) is written before the stop, so that if
+    quayform is killed while the engine is still stopping the container, the next plan does not take
+    the dying container for the real one: it plans its replacement. A marker, not a rename: renaming
+    running containers on a network while others on it stop makes dockerd 20.10 miscount the
+    network's endpoints, and the network then cannot be removed until dockerd restarts.
     """
     cid = change.live_id
     live: LiveContainer = change.live_payload or LiveContainer()
+    marker = dying_marker(change.name, cid)
     try:
-        engine.api.rename(cid, f"{change.name}-qf-deleting-{secrets.token_hex(4)}")
-    except engine.NotFound:
-        return _forget_marker(engine, live)
+        engine.api.create_volume(name=marker, labels={L.STACK: live.stack, L.MARKER: "dying", L.DYING_ID: cid})
     except engine.Failure:
-        pass  # (a name clash or an engine hiccup) stopping it is what matters
+        pass  # (an engine hiccup) stopping it is what matters
     try:
         engine.api.stop(cid)  # the container's own stop_grace_period, else the engine's 10 s
     except engine.NotFound:
@@ -270,7 +272,18 @@ def delete(change: Change, engine: Any, release: frozenset[str]) -> None:
     remove(engine, cid, "volumes" in release)
     if "volumes" in release:
         remove_volumes(engine, live.anonymous_volumes.values())
+    remove_volumes(engine, [marker])
     _forget_marker(engine, live)
+
+
+def dying_marker(name: str, cid: str) -> str:
+    return f"{name}-qf-dying-{cid[:12]}"
+
+
+def dying_ids(volumes: Any) -> frozenset[str]:
+    """The containers an apply was deleting when it ended (their markers are still there)."""
+    return frozenset(labels[L.DYING_ID] for labels in ((v.get("Labels") or {}) for v in volumes)
+                     if labels.get(L.MARKER) == "dying" and labels.get(L.DYING_ID))
 
 
 def _forget_marker(engine: Any, live: LiveContainer) -> None:

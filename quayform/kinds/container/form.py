@@ -315,6 +315,7 @@ class LiveContainer:
     exposed: tuple[str, ...] = ()  # the ports it exposes (its image's among them: judged, not in the form)
     status: str = ""  # Docker's State.Status: created, running, paused, restarting, exited, dead
     exit_code: int | None = None  # State.ExitCode, once it has exited
+    stack: str = ""  # the stack it belongs to (labels the marker written while it is deleted)
 
 
 def listed_form(raw: Mapping[str, Any]) -> tuple[dict[str, Any], LiveContainer]:
