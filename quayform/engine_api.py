@@ -94,21 +94,32 @@ class EngineApi:
         headers = {"User-Agent": USER_AGENT}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        reused = getattr(self.local, "conn", None)
-        conn = reused or self.opener()
+        # Reads reuse this thread's connection; a write gets its own, so that it is never sent twice (a read is
+        # sent again when the engine had closed the idle connection).
+        reused = getattr(self.local, "conn", None) if method == "GET" else None
+        self.local.conn = None  # back once the answer was read whole: a failed exchange leaves it unusable
+        conn = reused
         try:
-            conn.request(method, url, body=data, headers=headers)
-            response = conn.getresponse()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            try:
+                conn = conn or self.opener()
+                conn.request(method, url, body=data, headers=headers)
+                response = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                if reused is None:
+                    raise
+                conn = self.opener()
+                conn.request(method, url, body=data, headers=headers)
+                response = conn.getresponse()
+            payload = response.read()
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        if method == "GET" and not response.will_close:
+            self.local.conn = conn
+        else:
             conn.close()
-            self.local.conn = None
-            if reused is None or method != "GET":
-                raise
-            conn = self.opener()  # the engine closed the idle connection: a read is safe to send again
-            conn.request(method, url, body=data, headers=headers)
-            response = conn.getresponse()
-        payload = response.read()
-        self.local.conn = None if response.will_close else conn
         if response.status >= 400:
             raise _error(response.status, payload, method, path)
         if not payload:

@@ -72,3 +72,64 @@ def test_not_found_matches_this_clients_error_and_connection_failures_name_the_e
     with pytest.raises(EngineError, match="cannot reach the Docker engine at unix:///nowhere.sock"):
         with engine.errors("listing containers"):
             engine.api.containers(all=True)
+
+
+class _Scripted(http.client.HTTPConnection):
+    """A connection whose exchanges are scripted: each item is an exception to raise or (status, body)."""
+
+    def __init__(self, script: list, opened: list):
+        super().__init__("scripted")
+        self.script, self.closed = script, False
+        opened.append(self)
+
+    def request(self, method, url, body=None, headers=None, **kwargs) -> None:  # noqa: ANN001
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        self.answer = step
+
+    def getresponse(self):  # noqa: ANN201
+        status, body = self.answer
+
+        class Answer:
+            will_close = False
+
+            def read(self) -> bytes:
+                return body
+        answer = Answer()
+        answer.status = status
+        return answer
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _api(script: list, opened: list):
+    from quayform.engine_api import EngineApi
+
+    return EngineApi(lambda: _Scripted(script, opened), "1.41")
+
+
+def test_a_read_is_sent_again_on_a_new_connection_when_the_kept_one_was_closed() -> None:
+    opened: list = []
+    api = _api([(200, b"[]"), http.client.RemoteDisconnected("idle"), (200, b'{"Id": "x"}')], opened)
+    assert api.get("/containers/json") == []
+    assert api.get("/containers/x/json") == {"Id": "x"}
+    assert len(opened) == 2 and opened[0].closed and not opened[1].closed
+
+
+def test_a_write_is_never_sent_twice_and_never_on_the_kept_connection() -> None:
+    opened: list = []
+    api = _api([(200, b"[]"), http.client.RemoteDisconnected("gone")], opened)
+    api.get("/containers/json")
+    with pytest.raises(http.client.RemoteDisconnected):
+        api.request("POST", "/containers/create", {"name": "lock"}, {"Image": "x"})
+    assert len(opened) == 2 and opened[1].closed and not opened[0].closed  # the read's connection is kept
+
+
+def test_a_failed_exchange_does_not_leave_its_connection_for_the_next_read() -> None:
+    opened: list = []
+    api = _api([TimeoutError("slow"), (200, b"{}")], opened)
+    with pytest.raises(TimeoutError):
+        api.get("/info")
+    assert api.get("/info") == {} and len(opened) == 2 and opened[0].closed
