@@ -185,7 +185,9 @@ class CountingProxy:
             os.unlink(self.path)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         server.bind(self.path)
-        server.listen(128)
+        # compose opens a connection per service at once (unlimited parallelism): at N=500 a backlog of 128
+        # overflowed and compose saw "Cannot connect to the Docker daemon". The kernel caps it at somaxconn.
+        server.listen(8192)
         self._server = server
         threading.Thread(target=self._accept_loop, name="qf-bench-proxy", daemon=True).start()
         return self
