@@ -44,8 +44,9 @@ def connect(timeout: int = 120, host: str | None = None, tls: tuple[str, str, st
     base_url = host or endpoint_of_environment()
     plain = tls is None and not (host is None and any(os.environ.get(v) for v in TLS_ENVIRONMENT))
     opener = plain_endpoint(base_url, timeout) if plain and timeout is not None else None
-    if base_url.startswith("ssh://"):
-        sdk_client(timeout, host, tls, name)  # says at once when paramiko is missing
+    if base_url.startswith("ssh://"):  # made now (says at once when paramiko is missing), and used for all calls
+        made = sdk_client(timeout, host, tls, name)
+        return ReadFirstApi(None, lambda: made)
     return ReadFirstApi(EngineApi(opener, API_VERSION) if opener else None,
                         lambda: sdk_client(timeout, host, tls, name))
 
@@ -141,9 +142,11 @@ class DockerEngine:
     own and, once it is loaded, the SDK's (an `except` evaluates them only when something was raised)."""
 
     def __init__(self, api: ReadFirstApi, name: str = "default", endpoint: str | None = None,
-                 stopping: threading.Event | None = None):
+                 stopping: threading.Event | None = None, tls: tuple[str, str, str] | None = None):
         self.api = api
+        self.tls = tls
         self.name = name
+        self.host = endpoint  # as the spec gives it (None: DOCKER_HOST or the local socket)
         self.endpoint = endpoint or endpoint_of_environment()
         self.memo = Memo()
         self.stopping = stopping  # set when the run is interrupted: waits end then
@@ -151,7 +154,7 @@ class DockerEngine:
     @classmethod
     def connect(cls, name: str = "default", stopping: threading.Event | None = None, host: str | None = None,
                 tls: tuple[str, str, str] | None = None) -> "DockerEngine":
-        return cls(connect(host=host, tls=tls, name=name), name, host, stopping=stopping)
+        return cls(connect(host=host, tls=tls, name=name), name, host, stopping=stopping, tls=tls)
 
     @property
     def NotFound(self) -> tuple[type[BaseException], ...]:  # noqa: N802 (read like the exception it stands for)
@@ -195,7 +198,7 @@ class DockerEngine:
     def log_lines(self, container: str, follow: bool, tail: int | None) -> Iterator[bytes]:
         """A container's output, stdout and stderr as Docker interleaves them; with `follow`, on a client without
         a read timeout (a quiet container is not an error)."""
-        api = sdk_client(timeout=None) if follow else self.api
+        api = sdk_client(timeout=None, host=self.host, tls=self.tls, name=self.name) if follow else self.api
         return api.logs(container, stdout=True, stderr=True, stream=True, follow=follow,
                         tail="all" if tail is None else tail)
 

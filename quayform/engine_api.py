@@ -37,6 +37,10 @@ class ApiNotFound(ApiError):
     """404: no such container, image, volume or network."""
 
 
+class EngineUnreachable(ConnectionError):
+    """The engine's address could not be reached (no such host, no route, refused, no socket file)."""
+
+
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float | None):
         super().__init__("localhost", timeout=timeout)
@@ -97,7 +101,8 @@ class EngineApi:
         # Reads reuse this thread's connection; a write gets its own, so that it is never sent twice (a read is
         # sent again when the engine had closed the idle connection).
         reused = getattr(self.local, "conn", None) if method == "GET" else None
-        self.local.conn = None  # back once the answer was read whole: a failed exchange leaves it unusable
+        if reused is not None:
+            self.local.conn = None  # back once the answer was read whole: a failed exchange leaves it unusable
         conn = reused
         try:
             try:
@@ -112,9 +117,11 @@ class EngineApi:
                 conn.request(method, url, body=data, headers=headers)
                 response = conn.getresponse()
             payload = response.read()
-        except BaseException:
+        except BaseException as exc:
             if conn is not None:
                 conn.close()
+            if isinstance(exc, OSError) and not isinstance(exc, (TimeoutError, ConnectionError)):
+                raise EngineUnreachable(str(exc)) from exc  # a bad host name, no route: as the SDK said them
             raise
         if method == "GET" and not response.will_close:
             self.local.conn = conn

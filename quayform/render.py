@@ -66,6 +66,7 @@ class Printer:
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.console is None:
             self.stream.write(self.mask(text).translate(UNPRINTED).expandtabs(8) + "\n")  # rich's tab stops too
+            self.stream.flush()  # as rich does: progress lines must show while apply runs, in order with stderr
             return
         self.console.print(self.mask(text), style=style)
 

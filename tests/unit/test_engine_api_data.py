@@ -133,3 +133,15 @@ def test_a_failed_exchange_does_not_leave_its_connection_for_the_next_read() -> 
     with pytest.raises(TimeoutError):
         api.get("/info")
     assert api.get("/info") == {} and len(opened) == 2 and opened[0].closed
+
+
+def test_a_host_that_does_not_resolve_is_an_unreachable_engine_not_a_crash() -> None:
+    engine = DockerEngine.connect(host="tcp://quayform-no-such-host.invalid:2375", name="far")
+    with pytest.raises(EngineError, match="^listing containers: cannot reach the Docker engine at "
+                                          "tcp://quayform-no-such-host.invalid:2375"):
+        with engine.errors("listing containers"):
+            engine.api.containers(all=True)
+    try:
+        engine.api.inspect_image("x")
+    except engine.Failure as exc:
+        assert isinstance(exc, ConnectionError)

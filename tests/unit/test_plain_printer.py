@@ -46,3 +46,18 @@ def test_colour_goes_through_rich_only_on_a_terminal(monkeypatch: pytest.MonkeyP
     forced = Printer(io.StringIO(), color=True)
     assert forced.console is not None and forced.is_terminal
     assert Printer(io.StringIO(), color=False).console is None
+
+
+def test_each_plain_line_is_flushed_as_rich_does() -> None:
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+            super().flush()
+
+    stream = Counting()
+    printer = Printer(stream, color=False)
+    printer.line("containers.web: Still creating... [10s elapsed]")
+    printer.parts(("  + ", "green"), ("containers.db", None))
+    assert stream.flushes == 2

@@ -173,14 +173,13 @@ class ContainerKind(EngineKind):
             return None
         payload = replace_fields(payload, stack=labels.get(L.STACK) or stack)
         live = live_object(self.section, stack, target, name, data["Id"], labels, live_form, payload)
-        if dying:
-            return replace_fields(live, replace_reason=DYING)
-        if marker is None:
-            return live
-        imported = live_object(self.section, stack, target, name, data["Id"], {**labels, L.STACK: stack,
-                                                                               L.ADDRESS: marker[0]}, live_form,
+        if marker is not None:
+            live = live_object(self.section, stack, target, name, data["Id"], {**labels, L.STACK: stack,
+                                                                              L.ADDRESS: marker[0]}, live_form,
                                replace_fields(payload, import_marker=marker[1]))
-        return replace_fields(imported, replace_reason=IMPORTED)
+        if dying:  # an imported one too: its import marker goes when its replacement is made
+            return replace_fields(live, replace_reason=DYING)
+        return live if marker is None else replace_fields(live, replace_reason=IMPORTED)
 
     def uses(self, form: Any, target: Hashable) -> Iterable[tuple[str, str]]:
         for network in form.get("networks") or {}:
