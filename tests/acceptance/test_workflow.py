@@ -19,6 +19,7 @@ from typing import Iterator
 import docker
 import pytest
 
+from tests.integration.helpers import wait_until
 from tests.acceptance.test_cli import SECRET, quayform, write_spec
 from tests.conftest import BUSYBOX, POSTGRES, SLEEPER
 
@@ -72,16 +73,6 @@ def hold_lock(started: list[subprocess.Popen], stack: str, cwd: Path) -> subproc
     line = holder.stdout.readline()
     assert line.strip() == "locked", (line, holder.poll(), holder.stderr.read() if holder.poll() is not None else "")
     return holder
-
-
-def wait_until(condition, what: str, tries: int = 600, pause: float = 0.1):
-    """Poll `condition` (bounded); return its first truthy value or fail naming `what`."""
-    for _ in range(tries):
-        value = condition()
-        if value:
-            return value
-        time.sleep(pause)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def lock_container(engine, stack: str) -> dict | None:
